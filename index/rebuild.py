@@ -1,0 +1,69 @@
+"""``python -m index.rebuild SOURCE...``: read articles, embed them and switch the index to the new version.
+
+The live index changes only when the new version is complete and verified; an error or Ctrl-C
+leaves it as it was.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from index.articles import IngestReport, read_articles
+from index.embedder import Embedder
+from index.pipeline import Chunking, build_index
+from index.store import IndexUnavailable, index_lock, remove_leftovers
+from settings import Settings
+
+log = logging.getLogger("index.rebuild")
+
+
+def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m index.rebuild", description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", type=Path, help="article files (.json, .jsonl, .csv) or folders (.txt, .md)")
+    parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
+    parser.add_argument("--model", default=settings.model, help="sentence-transformers model name or folder (env KAVOSH_MODEL; default %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=Chunking.max_tokens, help="passage size in model tokens (default %(default)s)")
+    parser.add_argument("--overlap-tokens", type=int, default=Chunking.overlap_tokens, help="tokens repeated between passages (default %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=32, help="passages per model batch (default %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    args = parse_args(argv, settings)
+    try:
+        chunking = Chunking(args.max_tokens, args.overlap_tokens)
+        with index_lock(args.index), logging_redirect_tqdm():
+            remove_leftovers(args.index)
+            report = IngestReport()
+            articles = read_articles(args.sources, report)
+            if not articles:
+                print(report.summary(indexed=0), file=sys.stderr)
+                print("error: no article could be read; the live index is unchanged", file=sys.stderr)
+                return 1
+            embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
+            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted; the live index is unchanged", file=sys.stderr)
+        return 130
+    except (IndexUnavailable, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary(indexed=result.articles))
+    print(
+        f"passages: {result.passages} from {result.articles} articles; "
+        f"embedding {result.embed_seconds:.1f} s ({result.passages_per_second:.1f} passages/s), "
+        f"cutting {result.chunk_seconds:.1f} s, writing {result.write_seconds:.1f} s\n"
+        f"live index: {result.version}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

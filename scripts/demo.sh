@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set everything up, index the bundled sample articles, show two searches, then serve the web app.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export KAVOSH_INDEX="${KAVOSH_INDEX:-var/index}"
+.venv/bin/python -m index.rebuild data/sample/articles.jsonl --index "$KAVOSH_INDEX"
+.venv/bin/python -m search "آلودگی هوا و تعطیلی مدارس" -k 3
+.venv/bin/python -m search "oil exports from Jask" -k 3
