@@ -22,7 +22,7 @@ class Settings:
     model_cache: Path = _cache_home() / "kavosh" / "models"
     host: str = "127.0.0.1"
     port: int = 8000
-    bf16: str = "auto"  # "auto" uses bf16 autocast when the CPU supports it; "on" / "off" force it
+    bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":

@@ -2,10 +2,15 @@
 
 Queries and passages are embedded with the model's own sentence-transformers prompts (for E5:
 ``query: `` and ``passage: ``), so no caller ever concatenates prefixes by hand.
+
+On a CPU with native bf16 (AVX-512 BF16 or AMX) the model runs with bf16 weights: measured here
+about 2.5x the fp32 throughput, with passage vectors at cosine >= 0.998 to the fp32 ones, which
+leaves retrieval quality unchanged (see docs/benchmarks.md).  Casting the weights once beat
+``torch.autocast``, which re-casts every weight on every call and was barely faster than fp32.
+Vectors are always re-normalized in fp32.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -41,7 +46,7 @@ def canonical_model_name(name: str) -> str:
 
 
 def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where autocast pays off."""
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where bf16 weights pay off."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -61,7 +66,9 @@ class Embedder:
         prompts = self.model.prompts or {}
         self.query_prompt = next((p for p in QUERY_PROMPTS if p in prompts), None)
         self.passage_prompt = next((p for p in PASSAGE_PROMPTS if p in prompts), None)
-        log.info("model %s: %d dimensions, bf16 autocast %s", name, self.dimension, "on" if self.bf16 else "off")
+        if self.bf16:
+            self.model.to(torch.bfloat16)
+        log.info("model %s: %d dimensions, bf16 weights %s", name, self.dimension, "on" if self.bf16 else "off")
 
     @property
     def max_tokens(self) -> int:
@@ -91,21 +98,16 @@ class Embedder:
         return vectors
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
-        with self._autocast(), torch.inference_mode():
+        with torch.inference_mode():
             vectors = self.model.encode(
                 texts,
                 prompt_name=prompt_name,
                 batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_tensor=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.bf16:
-            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+            vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
+        return vectors.numpy().reshape(len(texts), self.dimension)
 
 
 def _blocks(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
