@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 from tqdm import tqdm
 
@@ -17,7 +19,14 @@ from index.articles import Article
 from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
 from index.persian import normalize
-from index.store import write_version
+from index.store import (
+    ModelMismatch,
+    content_hash,
+    open_index,
+    stored_articles,
+    stored_passages,
+    write_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +97,87 @@ def build_index(
     version = write_version(index_dir, articles, passages, vectors, embedder.name, build_info)
     return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
                        time.perf_counter() - embedded)
+
+
+@dataclass
+class UpdateResult:
+    """What an update changed: articles added, replaced (re-embedded), kept as they were, deleted."""
+
+    version: Path
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    metadata_only: list[str]
+    deleted: list[str]
+    unknown_deletions: list[str]
+    embedded_passages: int
+    reused_passages: int
+
+
+def update_index(
+    index_dir: Path,
+    embedder: Embedder,
+    upserts: Sequence[Article] = (),
+    deletions: Sequence[str] = (),
+    progress: bool = False,
+) -> UpdateResult:
+    """Add, replace and delete articles in the live index, embedding only articles whose title or text
+    changed; everything else keeps its passages and vectors. Call under ``index_lock``."""
+    live = open_index(index_dir)
+    if live.manifest["model"] != embedder.name:
+        raise ModelMismatch(f"the index at {index_dir} was built with model {live.manifest['model']!r}, not "
+                            f"{embedder.name!r}; update with the same model or rebuild")
+    chunking = Chunking(**live.manifest.get("chunking", {}))
+    stored = stored_articles(live)
+    by_article = stored_passages(live)
+    incoming = {article.id: article for article in upserts}
+    unknown = [article_id for article_id in deletions if article_id not in stored and article_id not in incoming]
+    for article_id in unknown:
+        log.warning("cannot delete %s: no such article in the index", article_id)
+    deleted = [article_id for article_id in dict.fromkeys(deletions) if article_id in stored and article_id not in incoming]
+
+    final: dict[str, Article] = {aid: a for aid, a in stored.items() if aid not in deleted}
+    to_embed: list[Article] = []
+    added, replaced, unchanged, metadata_only = [], [], [], []
+    for article in incoming.values():
+        old = stored.get(article.id)
+        if old is None:
+            added.append(article.id)
+            to_embed.append(article)
+        elif content_hash(old) != content_hash(article):
+            replaced.append(article.id)
+            to_embed.append(article)
+        else:
+            (unchanged if old == replace(article, source=old.source) else metadata_only).append(article.id)
+        final.pop(article.id, None)
+        final[article.id] = article
+
+    new_passages = cut_passages(to_embed, embedder, chunking, progress)
+    new_vectors = embedder.embed_passages([embedding_text(incoming[p.article_id], p) for p in new_passages], progress)
+    fresh = {article.id for article in to_embed}
+    passages: list[Passage] = []
+    blocks: list[np.ndarray] = []
+    new_rows = _rows_by_article(new_passages)
+    for article_id in final:
+        if article_id in fresh:
+            rows = new_rows.get(article_id, [])
+            passages.extend(new_passages[i] for i in rows)
+            blocks.append(new_vectors[rows])
+        else:
+            old_passages, old_vectors = by_article[article_id]
+            passages.extend(old_passages)
+            blocks.append(old_vectors)
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, live.manifest["dimension"]), dtype=np.float32)
+    if not final:
+        raise ValueError("the update would leave the index empty; the live index is unchanged")
+    build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
+    version = write_version(index_dir, list(final.values()), passages, vectors, embedder.name, build_info)
+    return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
+                        len(new_passages), len(passages) - len(new_passages))
+
+
+def _rows_by_article(passages: Sequence[Passage]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, passage in enumerate(passages):
+        rows.setdefault(passage.article_id, []).append(row)
+    return rows

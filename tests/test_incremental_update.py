@@ -1,0 +1,156 @@
+"""Incremental updates: only changed articles are embedded, and the result equals a full rebuild."""
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.articles import Article, read_articles
+from index.pipeline import build_index, update_index
+from index.store import IndexBusy, index_lock, open_index, stored_articles, stored_passages
+from index.update import main as update_main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
+QUERIES = ["آلودگی هوا در تهران", "oil exports", "کشتی آزاد", "chess tournament", "نمایشگاه کتاب", "Lake Urmia"]
+
+
+class CountingEmbedder:
+    """The real embedder, counting the passages it is asked to embed."""
+
+    def __init__(self, embedder) -> None:
+        self._embedder = embedder
+        self.embedded: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+    def embed_passages(self, texts, progress=False):
+        self.embedded.extend(texts)
+        return self._embedder.embed_passages(texts, progress)
+
+
+@pytest.fixture(scope="module")
+def sample_articles() -> list[Article]:
+    return read_articles([SAMPLE])
+
+
+def passages_of(index_dir: Path) -> set[tuple]:
+    return {
+        (p.article_id, p.position, p.start, p.end, p.text)
+        for passages, _ in stored_passages(open_index(index_dir)).values()
+        for p in passages
+    }
+
+
+def vectors_by_passage(index_dir: Path) -> dict[tuple, np.ndarray]:
+    return {
+        (p.article_id, p.position): vector
+        for passages, vectors in stored_passages(open_index(index_dir)).values()
+        for p, vector in zip(passages, vectors)
+    }
+
+
+def top_articles(index_dir: Path, embedder, query: str) -> tuple[list[str], np.ndarray]:
+    version = open_index(index_dir)
+    scores, ids = version.vectors.search(embedder.embed_queries([query]), 3)
+    db = version.connect()
+    article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())
+    return [article_of[int(i)] for i in ids[0]], scores[0]
+
+
+def edited(article: Article) -> Article:
+    return replace(article, text=article.text + "\n\nاین بند تازه به خبر افزوده شد.")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder, sample_articles, seed: int) -> None:
+    rng = random.Random(seed)
+    pool = list(sample_articles)
+    rng.shuffle(pool)
+    expected = {a.id: a for a in pool[:14]}
+    waiting = pool[14:]
+    live_dir = tmp_path / "live"
+    with index_lock(live_dir):
+        build_index(list(expected.values()), live_dir, embedder)
+    for _ in range(4):
+        adds = [waiting.pop() for _ in range(min(2, len(waiting)))]
+        picked = rng.sample(sorted(expected), 5)
+        changed = [edited(expected[i]) for i in picked[:2]]
+        recategorized = [replace(expected[picked[2]], cat="archive")]
+        upserts = adds + changed + recategorized
+        deletions = picked[3:]
+        counting = CountingEmbedder(embedder)
+        with index_lock(live_dir):
+            result = update_index(live_dir, counting, upserts, deletions)
+        for article in upserts:
+            expected.pop(article.id, None)
+            expected[article.id] = article
+        for article_id in deletions:
+            expected.pop(article_id)
+        # only the added and edited articles were embedded
+        assert sorted(result.added + result.replaced) == sorted(a.id for a in adds + changed)
+        assert result.embedded_passages == len(counting.embedded)
+        assert set(result.metadata_only) <= {a.id for a in recategorized}
+    rebuilt_dir = tmp_path / "rebuilt"
+    with index_lock(rebuilt_dir):
+        build_index(list(expected.values()), rebuilt_dir, embedder)
+    assert stored_articles(open_index(live_dir)) == stored_articles(open_index(rebuilt_dir))
+    assert passages_of(live_dir) == passages_of(rebuilt_dir)
+    live_vectors, rebuilt_vectors = vectors_by_passage(live_dir), vectors_by_passage(rebuilt_dir)
+    # reused vectors were computed in other batches; bf16 rounding differs with batch shape, nothing more
+    assert min(float(live_vectors[key] @ rebuilt_vectors[key]) for key in live_vectors) > 0.995
+    for query in QUERIES:
+        (live_top, *_), live_scores = top_articles(live_dir, embedder, query)
+        (rebuilt_top, *_), rebuilt_scores = top_articles(rebuilt_dir, embedder, query)
+        assert live_top == rebuilt_top
+        assert np.allclose(live_scores, rebuilt_scores, atol=0.01)  # lower ranks may swap near-ties only
+
+
+def test_unchanged_articles_keep_their_vectors(tmp_path: Path, embedder, sample_articles) -> None:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(sample_articles[:5], index_dir, embedder)
+        before = stored_passages(open_index(index_dir))
+        counting = CountingEmbedder(embedder)
+        result = update_index(index_dir, counting, sample_articles[:5])
+    assert counting.embedded == [] and result.unchanged == [a.id for a in sample_articles[:5]]
+    after = stored_passages(open_index(index_dir))
+    for article_id, (passages, vectors) in before.items():
+        assert after[article_id][0] == passages
+        assert np.array_equal(after[article_id][1], vectors)
+
+
+def test_deleting_an_unknown_id_is_reported(tmp_path: Path, embedder, sample_articles) -> None:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(sample_articles[:3], index_dir, embedder)
+        result = update_index(index_dir, embedder, [], ["no-such-article", sample_articles[0].id])
+    assert result.unknown_deletions == ["no-such-article"] and result.deleted == [sample_articles[0].id]
+    assert open_index(index_dir).manifest["articles"] == 2
+
+
+def test_deleting_everything_is_refused(tmp_path: Path, embedder, sample_articles) -> None:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(sample_articles[:1], index_dir, embedder)
+        live = open_index(index_dir).path
+        with pytest.raises(ValueError, match="empty"):
+            update_index(index_dir, embedder, [], [sample_articles[0].id])
+    assert open_index(index_dir).path == live
+
+
+def test_update_command_refuses_while_another_run_holds_the_index(tmp_path: Path, embedder, sample_articles, capsys) -> None:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(sample_articles[:2], index_dir, embedder)
+        assert update_main(["--delete", sample_articles[0].id, "--index", str(index_dir)]) == 1
+    assert "being rebuilt or updated" in capsys.readouterr().err
+    assert update_main(["--delete", sample_articles[0].id, "--index", str(index_dir), "--quiet"]) == 0
+    assert open_index(index_dir).manifest["articles"] == 1
+
+
+def test_busy_lock_error_names_the_holder(tmp_path: Path) -> None:
+    with index_lock(tmp_path), pytest.raises(IndexBusy, match="pid"):
+        with index_lock(tmp_path):
+            pass
