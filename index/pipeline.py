@@ -22,6 +22,7 @@ from index.persian import normalize
 from index.store import (
     ModelMismatch,
     content_hash,
+    crash_point,
     open_index,
     stored_articles,
     stored_passages,
@@ -91,8 +92,10 @@ def build_index(
     by_id = {article.id: article for article in articles}
     texts = [embedding_text(by_id[p.article_id], p) for p in passages]
     chunked = time.perf_counter()
+    crash_point("before-embedding")
     vectors = embedder.embed_passages(texts, progress=progress)
     embedded = time.perf_counter()
+    crash_point("after-embedding")
     build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
     version = write_version(index_dir, articles, passages, vectors, embedder.name, build_info)
     return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
@@ -153,7 +156,9 @@ def update_index(
         final[article.id] = article
 
     new_passages = cut_passages(to_embed, embedder, chunking, progress)
+    crash_point("before-embedding")
     new_vectors = embedder.embed_passages([embedding_text(incoming[p.article_id], p) for p in new_passages], progress)
+    crash_point("after-embedding")
     fresh = {article.id for article in to_embed}
     passages: list[Passage] = []
     blocks: list[np.ndarray] = []

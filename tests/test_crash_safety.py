@@ -1,0 +1,106 @@
+"""Kill -9 a rebuild or an update at every stage: the index that was live stays live, loads and answers,
+and the next run cleans up what the killed one left behind."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index.articles import read_articles
+from index.pipeline import build_index
+from index.store import index_lock, open_index
+from search.engine import SearchEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "articles.jsonl"
+BEFORE_SWITCH = ["before-embedding", "after-embedding", "database-written", "vectors-written", "lexical-written",
+                 "manifest-written", "verified", "renamed", "link-made"]
+AFTER_SWITCH = ["switched"]
+
+
+def run(command: list[str], crash_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KAVOSH_CRASH_AT": crash_at or ""}
+    return subprocess.run([sys.executable, "-m", *command, "--quiet"], cwd=ROOT, env=env, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> tuple[Path, Path]:
+    articles = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    folder = tmp_path_factory.mktemp("sources")
+    old, new = folder / "old.jsonl", folder / "new.jsonl"
+    old.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in articles[:6]), encoding="utf-8")
+    new.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in articles[6:12]), encoding="utf-8")
+    return old, new
+
+
+@pytest.fixture(scope="module")
+def live_index(tmp_path_factory, sources, embedder) -> Path:
+    index_dir = tmp_path_factory.mktemp("crash-index")
+    with index_lock(index_dir):
+        build_index(read_articles([sources[0]]), index_dir, embedder)
+    return index_dir
+
+
+def assert_live_and_answering(index_dir: Path, embedder, article_ids: set[str]) -> None:
+    version = open_index(index_dir)
+    engine = SearchEngine(version, embedder)
+    results = engine.search("news", k=3).results
+    assert results and {r.article_id for r in results} <= article_ids
+    assert version.manifest["articles"] == len(article_ids)
+
+
+def leftovers(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in [*(index_dir / "versions").glob(".tmp-*"), *index_dir.glob(".current-*")])
+
+
+@pytest.mark.parametrize("point", BEFORE_SWITCH + AFTER_SWITCH)
+def test_killed_rebuild_leaves_a_live_index(live_index: Path, sources, embedder, point: str) -> None:
+    old_ids = {a.id for a in read_articles([sources[0]])}
+    new_ids = {a.id for a in read_articles([sources[1]])}
+    live_before = open_index(live_index).path
+    completed = run(["index.rebuild", str(sources[1]), "--index", str(live_index)], crash_at=point)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    if point in AFTER_SWITCH:
+        assert_live_and_answering(live_index, embedder, new_ids)
+    else:
+        assert open_index(live_index).path == live_before
+        assert_live_and_answering(live_index, embedder, old_ids)
+    # put the old articles back for the next kill point; this run also clears the killed run's leftovers
+    assert run(["index.rebuild", str(sources[0]), "--index", str(live_index)]).returncode == 0
+    assert leftovers(live_index) == []
+    assert len(list((live_index / "versions").iterdir())) <= 2
+
+
+@pytest.mark.parametrize("point", ["before-embedding", "after-embedding", "vectors-written", "verified", "link-made"])
+def test_killed_update_leaves_a_live_index(live_index: Path, sources, embedder, point: str) -> None:
+    old_ids = {a.id for a in read_articles([sources[0]])}
+    live_before = open_index(live_index).path
+    completed = run(["index.update", str(sources[1]), "--delete", sorted(old_ids)[0], "--index", str(live_index)], crash_at=point)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    assert open_index(live_index).path == live_before
+    assert_live_and_answering(live_index, embedder, old_ids)
+
+
+def test_rebuild_killed_while_embedding(live_index: Path, sources, embedder) -> None:
+    old_ids = {a.id for a in read_articles([sources[0]])}
+    live_before = open_index(live_index).path
+    env = {**os.environ, "KAVOSH_CRASH_AT": ""}
+    process = subprocess.Popen([sys.executable, "-m", "index.rebuild", str(sources[1]), "--index", str(live_index)],
+                               cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    seen = b""
+    deadline = time.monotonic() + 240
+    while b"embedding:" not in seen and time.monotonic() < deadline:
+        chunk = process.stderr.read1(4096)
+        if not chunk:
+            break
+        seen += chunk
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+    assert b"embedding:" in seen, seen.decode()[-2000:]
+    assert open_index(live_index).path == live_before
+    assert_live_and_answering(live_index, embedder, old_ids)
