@@ -135,7 +135,7 @@ def _read_path(path: Path, report: IngestReport) -> Iterator[Article]:
 
 
 def _text_file_record(text: str, path: Path) -> dict[str, Any]:
-    lines = text.strip().splitlines()
+    lines = text.strip().split("\n")
     title = lines[0].lstrip("#").strip() if lines else ""
     return {"title": title, "text": "\n".join(lines[1:]), "_hash_salt": path.name}
 
@@ -185,7 +185,8 @@ def _skip_space(text: str, pos: int) -> int:
 
 
 def _json_lines_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # only "\n" ends a record: str.splitlines would also split on U+0085 or U+2028 inside a JSON string
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         source = f"{path}:{number}"
