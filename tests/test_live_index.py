@@ -1,0 +1,50 @@
+"""A running server follows the live index: new versions are served without a restart, requests keep the
+version they started with, and a damaged new version never replaces a good one."""
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from index.articles import read_articles
+from index.pipeline import build_index, update_index
+from index.store import index_lock, open_index
+from search.live import LiveEngine
+from settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
+
+
+@pytest.fixture()
+def live(tmp_path: Path, embedder) -> tuple[Path, LiveEngine]:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(read_articles([SAMPLE])[:6], index_dir, embedder)
+    settings = replace(Settings.from_env(), model=embedder.name)
+    return index_dir, LiveEngine(index_dir, settings, check_seconds=0)
+
+
+def test_a_new_version_is_served_without_restart(live, embedder) -> None:
+    index_dir, engine = live
+    before = engine.get()
+    articles = read_articles([SAMPLE])
+    with index_lock(index_dir):
+        update_index(index_dir, embedder, articles[6:8], [articles[0].id])
+    after = engine.get()
+    assert after.version.path == open_index(index_dir).path != before.version.path
+    assert after.info()["articles"] == 7 and after.embedder is before.embedder
+    # a request that began on the old version finishes on it, wholly
+    assert before.info()["articles"] == 6
+    assert {r.article_id for r in before.search("news", k=10).results} <= {a.id for a in articles[:6]}
+    assert articles[0].id not in {r.article_id for r in after.search("news", k=10).results}
+
+
+def test_a_damaged_new_version_keeps_the_last_good_one(live, embedder, caplog) -> None:
+    index_dir, engine = live
+    good = engine.get().version.path
+    with index_lock(index_dir):
+        build_index(read_articles([SAMPLE])[10:12], index_dir, embedder)
+    vectors = open_index(index_dir).path / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    assert engine.get().version.path == good
+    assert "not switching" in caplog.text and "vectors.faiss" in caplog.text
+    assert engine.get().search("news", k=1).results
