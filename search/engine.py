@@ -1,0 +1,459 @@
+"""Answering queries from one opened index version: ranked articles, each shown by its best passage.
+
+Three methods rank the same candidates:
+
+* ``dense``: cosine similarity of the query's and the passages' E5 embeddings (FAISS, exact);
+* ``lexical``: BM25 over normalized tokens (:mod:`index.lexical`);
+* ``hybrid`` (the default): dense similarity plus lexical evidence where lexical evidence means
+  something — see :class:`Fusion`.
+
+Results rank **articles**: an article is represented by its best passage; with
+``article_passages=True`` each result also carries the article's other matching passages in
+``Result.more_passages`` (best first). Articles that are the same story (same link, or the same
+normalized text published twice; grouped when the index is written) collapse into one result whose
+``duplicates`` lists the others. Every shown passage carries ``highlights``: [start, end] character
+offsets into its ``text`` of the query's terms (``highlight_kind == "terms"``) or, when it shares no
+word with the query (a semantic or cross-language match), of its sentence closest to the query
+(``highlight_kind == "sentence"``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from index.embedder import Embedder, canonical_model_name
+from index.lexical import LexicalIndex, term_spans, token_script, tokens
+from index.passages import sentence_spans
+from index.persian import normalize
+from index.store import IndexVersion, ModelMismatch, open_index
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+METHODS = ("hybrid", "dense", "lexical")
+# How deep each side looks, in passages. Both are exact (flat vectors, full BM25), so the depth only
+# bounds how many articles a query can page through (``SearchResponse.total``), not the quality of the
+# first pages.
+DENSE_POOL = 1000
+LEXICAL_POOL = 1000
+QUERY_CACHE = 256  # query vectors kept, so paging through results or switching method never re-embeds
+
+
+@dataclass
+class PassageMatch:
+    """Another matching passage of a result's article (see ``article_passages``)."""
+
+    passage_id: int
+    score: float
+    position: int
+    start: int
+    end: int
+    text: str
+    highlights: list[list[int]] = field(default_factory=list)
+    highlight_kind: str = "terms"
+
+
+@dataclass
+class Result:
+    """One ranked article, shown by its best passage.
+
+    ``text`` is the passage (``start``/``end`` are its offsets in the article's text); ``highlights``
+    are [start, end] offsets into ``text``; ``duplicates`` are the ids of the same story published
+    again; ``more_passages`` the article's other matching passages when ``article_passages=True``."""
+
+    rank: int
+    score: float
+    passage_id: int
+    article_id: str
+    title: str
+    link: str
+    cat: str
+    date: str | None
+    text: str
+    start: int
+    end: int
+    position: int
+    highlights: list[list[int]] = field(default_factory=list)
+    highlight_kind: str = "terms"
+    duplicates: list[str] = field(default_factory=list)
+    more_passages: list[PassageMatch] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResponse:
+    """The ranked results of a query and how the engine understood it.
+
+    ``total`` is the number of matching articles (duplicates counted once): for ``lexical`` the articles
+    holding a query term, for ``dense`` the articles among the ``DENSE_POOL`` passages nearest to the
+    query, for ``hybrid`` both together (each side capped at its pool)."""
+
+    query: str
+    normalized_query: str
+    total: int
+    took_ms: float
+    results: list[Result] = field(default_factory=list)
+    method: str = "hybrid"
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How ``hybrid`` combines the two rankings: a convex combination of normalized scores, as in
+    txtai's hybrid search and OpenSearch's normalization processor,
+    ``(1 - lexical_weight) * dense + lexical_weight * evidence``, where the lexical evidence is kept only
+    where it means something.
+
+    Dense: the cosine similarity, min-max normalized over the query's dense pool (OpenSearch's
+    ``min_max``): 1 for the nearest passage, 0 for the farthest of the ``DENSE_POOL`` nearest. E5
+    similarities crowd into a narrow band (0.75–0.9), so only their position within the band speaks.
+
+    Lexical: BM25 divided by the score of a passage that holds every query term once at average length
+    (the sum of the terms' IDFs), capped at 1. Unlike min-max this is an absolute measure — roughly the
+    IDF-weighted share of the query the passage contains — so when the best lexical hit matches one
+    common word of a long query it stays near 0 instead of being stretched to 1.
+
+    Evidence = that BM25 share times ``coverage ** coverage_power`` (coverage: the IDF-weighted share of
+    query terms present). A passage holding no query term gets 0: where lexical matching could see it,
+    sharing no word with the query is evidence against it. But where the query has no word in the
+    passage's script (an English query over Persian text; it could only share numbers and stray names)
+    lexical matching is blind, and the evidence is missing rather than 0: such a passage is ranked by
+    its dense score alone (evidence := dense), as if lexical agreed. So an English query over a Persian
+    archive ranks exactly as dense does, and in a mixed archive a Persian article is not pushed under
+    English ones merely because they could share words with the query. A lone matched term is a small
+    nudge between close dense scores; matching most of a query — a headline, a name — can overrule a
+    close dense ordering.
+    """
+
+    lexical_weight: float = 0.5
+    coverage_power: float = 1.0
+
+    def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        evidence = np.where(usable, lexical * coverage ** self.coverage_power, dense)
+        return (1.0 - self.lexical_weight) * dense + self.lexical_weight * evidence
+
+
+DEFAULT_FUSION = Fusion()
+
+
+class SearchEngine:
+    """An index version plus the model that built it, opened once and shared by all requests."""
+
+    def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
+                 query_cache: int = QUERY_CACHE) -> None:
+        if embedder.name != version.manifest["model"]:
+            raise ModelMismatch(
+                f"the index at {version.path} was built with model {version.manifest['model']!r}, "
+                f"but {embedder.name!r} is configured; search with the same model (KAVOSH_MODEL / --model) or rebuild"
+            )
+        if embedder.dimension != version.manifest["dimension"]:
+            raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
+                                f"the index has {version.manifest['dimension']}")
+        self.version = version
+        self.embedder = embedder
+        self.fusion = fusion
+        self._local = threading.local()
+        self._vectors_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache = query_cache
+        flat = faiss.downcast_index(version.vectors.index)
+        # a view of the stored vectors (no copy), to score any given passage exactly
+        self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        self._row_of = np.empty(flat.ntotal, dtype=np.int64)
+        self._row_of[faiss.vector_to_array(version.vectors.id_map)] = np.arange(flat.ntotal)
+
+    @classmethod
+    def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
+        """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
+        version = open_index(index_dir)
+        if canonical_model_name(settings.model) != version.manifest["model"]:
+            raise ModelMismatch(
+                f"the index at {version.path} was built with model {version.manifest['model']!r}, "
+                f"but {settings.model!r} is configured; search with the same model (KAVOSH_MODEL / --model) or rebuild"
+            )
+        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16))
+
+    @property
+    def db(self):
+        """This thread's read-only connection to the version's database (lexical index attached)."""
+        if not hasattr(self._local, "db"):
+            self._local.db = self.version.connect()
+            self._local.lexical = LexicalIndex(self._local.db)
+        return self._local.db
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        self.db  # noqa: B018 (opens this thread's connection)
+        return self._local.lexical
+
+    # ------------------------------------------------------------------ public API
+
+    def search(self, query: str, k: int = 10, offset: int = 0, *, method: str = "hybrid",
+               category: str | None = None, date_from: str | None = None, date_to: str | None = None,
+               article_passages: bool = False) -> SearchResponse:
+        """The articles ranked ``offset + 1`` to ``offset + k`` for ``query``, best first.
+
+        ``method``: "hybrid" (default), "dense" or "lexical". ``category`` keeps articles of that
+        category; ``date_from`` / ``date_to`` (ISO dates, inclusive) keep articles dated in the range
+        and drop undated ones. ``article_passages`` adds each article's other matching passages.
+        Raises ValueError for an empty or too long query or a bad parameter."""
+        started = time.perf_counter()
+        normalized = self._check(query, k, offset, method, category, date_from, date_to)
+        allowed = self._filter_sql(category, date_from, date_to)
+        terms = list(dict.fromkeys(tokens(query)))
+        scores = self._score(normalized, terms, method, allowed)
+        ranked = self._rank(scores)
+        page = ranked[offset:offset + k]
+        results = self._results(page, offset, normalized, terms, article_passages)
+        return SearchResponse(query, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
+                              results, method)
+
+    def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
+        """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
+        ``k`` best articles. The evaluation uses it to score thousands of queries quickly."""
+        normalized = self._check(query, k, 0, method, None, None, None)
+        ranked = self._rank(self._score(normalized, list(dict.fromkeys(tokens(query))), method, None))
+        return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
+
+    def categories(self) -> list[str]:
+        """The distinct non-empty categories of the indexed articles, sorted."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT cat FROM articles WHERE cat != '' ORDER BY cat")]
+
+    def info(self) -> dict[str, Any]:
+        """What is being served: model, version, build time and counts."""
+        manifest = self.version.manifest
+        return {key: manifest[key] for key in ("version", "model", "dimension", "articles", "passages", "built_at")}
+
+    # ------------------------------------------------------------------ steps
+
+    @staticmethod
+    def _check(query: str, k: int, offset: int, method: str, category: str | None,
+               date_from: str | None, date_to: str | None) -> str:
+        if not isinstance(query, str):
+            raise ValueError("the query must be text")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ValueError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
+        normalized = normalize(query)
+        if not normalized:
+            raise ValueError("the query is empty")
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a whole number of at least 0, not {offset!r}")
+        if category is not None and not isinstance(category, str):
+            raise ValueError("category must be text")
+        dates = {}
+        for name, value in (("date_from", date_from), ("date_to", date_to)):
+            if value is not None:
+                try:
+                    dates[name] = date.fromisoformat(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+        if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
+            raise ValueError(f"date_from {date_from} is after date_to {date_to}")
+        return normalized
+
+    @staticmethod
+    def _filter_sql(category: str | None, date_from: str | None, date_to: str | None) -> tuple[str, list] | None:
+        """A SELECT of the allowed passage ids, or None when nothing is filtered."""
+        conditions, params = [], []
+        if category is not None:
+            conditions.append("a.cat = ?")
+            params.append(category)
+        if date_from is not None:
+            conditions.append("a.date >= ?")  # NULL dates fail every comparison: undated articles drop out
+            params.append(date.fromisoformat(date_from).isoformat())
+        if date_to is not None:
+            conditions.append("a.date <= ?")
+            params.append(date.fromisoformat(date_to).isoformat())
+        if not conditions:
+            return None
+        return ("SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id WHERE "
+                + " AND ".join(conditions), params)
+
+    def _query_vector(self, normalized: str) -> np.ndarray:
+        with self._vectors_lock:
+            vector = self._query_vectors.get(normalized)
+            if vector is not None:
+                self._query_vectors.move_to_end(normalized)
+                return vector
+        vector = self.embedder.embed_queries([normalized])
+        self._remember({normalized: vector})
+        return vector
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._vectors_lock:
+            self._query_vectors.update(vectors)
+            while len(self._query_vectors) > self._query_cache:
+                self._query_vectors.popitem(last=False)
+
+    def embed_queries(self, queries: list[str]) -> None:
+        """Embed many queries in batches ahead of searching them (far faster than one by one); kept in the
+        query cache, so size ``query_cache`` to hold them."""
+        normalized = list(dict.fromkeys(n for n in map(normalize, queries) if n))
+        vectors = self.embedder.embed_queries(normalized)
+        self._remember({text: vectors[i:i + 1] for i, text in enumerate(normalized)})
+
+    def _score(self, normalized: str, terms: list[str], method: str,
+               allowed: tuple[str, list] | None) -> dict[int, float]:
+        """Score of each candidate passage under ``method``."""
+        lexical_hits = []
+        if method != "dense" and terms:
+            sql, params = allowed if allowed else (None, ())
+            lexical_hits = self.lexical.search(terms, LEXICAL_POOL, sql, params)
+        if method == "lexical":
+            return {hit.passage_id: hit.score for hit in lexical_hits}
+
+        vector = self._query_vector(normalized)
+        dense_ids, dense_scores = self._dense(vector, allowed)
+        if method == "dense" or not len(dense_ids):
+            return dict(zip(dense_ids.tolist(), dense_scores.tolist()))
+
+        # hybrid: every candidate passage gets both scores (the cosine is exact for lexical-only hits too)
+        low, high = float(dense_scores.min()), float(dense_scores.max())
+        candidates = dict.fromkeys(dense_ids.tolist())
+        candidates.update((hit.passage_id, None) for hit in lexical_hits)
+        ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        cosine = self._matrix[self._row_of[ids]] @ vector[0]
+        dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
+        lexical = np.zeros(len(ids))
+        coverage = np.zeros(len(ids))
+        scripts = {token_script(t) for t in terms}
+        if not terms:  # only stop words: lexical matching has nothing to say about any passage
+            usable = np.zeros(len(ids), dtype=bool)
+        elif scripts <= {None}:  # only numbers: script-neutral, every passage could hold them
+            usable = np.ones(len(ids), dtype=bool)
+        else:
+            usable = np.isin(self._scripts(ids), list(scripts))
+        if lexical_hits:
+            idf = self.lexical.idf(terms)
+            query_mass = sum(idf.values()) or 1.0
+            position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
+            for hit in lexical_hits:
+                i = position[hit.passage_id]
+                lexical[i] = min(1.0, hit.score / query_mass)
+                coverage[i] = sum(idf[t] for t in hit.matched) / query_mass
+        fused = self.fusion.combine(dense, lexical, coverage, usable)
+        return dict(zip(ids.tolist(), fused.tolist()))
+
+    def _scripts(self, ids: np.ndarray) -> np.ndarray:
+        """The dominant script of each passage (read once from the lexical index)."""
+        if not hasattr(self, "_script_of"):
+            script_of = np.empty(len(self._row_of), dtype=object)
+            for rowid, kind in self.db.execute("SELECT rowid, script FROM lex.lexical"):
+                script_of[rowid] = kind
+            self._script_of = script_of
+        return self._script_of[ids]
+
+    def _dense(self, vector: np.ndarray, allowed: tuple[str, list] | None) -> tuple[np.ndarray, np.ndarray]:
+        index = self.version.vectors
+        if allowed is None:
+            fetch = min(index.ntotal, DENSE_POOL)
+            params = None
+        else:
+            sql, args = allowed
+            ids = np.array([row[0] for row in self.db.execute(sql, args)], dtype=np.int64)
+            fetch = min(len(ids), DENSE_POOL)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if fetch else None
+        if not fetch:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, found = index.search(vector, fetch, params=params)
+        keep = found[0] >= 0
+        return found[0][keep], scores[0][keep]
+
+    def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
+        """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
+        if not scores:
+            return []
+        rows = self._passage_rows(list(scores), brief=True)
+        groups: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+        for passage_id, score in scores.items():
+            row = rows[passage_id]
+            groups[row["duplicate_of"]][row["article_id"]].append((passage_id, score))
+        ranked = []
+        for members in groups.values():
+            best = {article_id: sorted(passages, key=lambda item: -item[1]) for article_id, passages in members.items()}
+            order = sorted(best, key=lambda article_id: (-best[article_id][0][1], article_id))
+            ranked.append((order[0], best[order[0]], order[1:]))
+        ranked.sort(key=lambda item: (-item[1][0][1], item[0]))
+        return ranked
+
+    def _passage_rows(self, passage_ids: list[int], brief: bool = False) -> dict[int, Any]:
+        columns = ("p.id, p.article_id, a.duplicate_of" if brief else
+                   "p.id, p.article_id, a.duplicate_of, p.position, p.start, p.end, p.text, a.title, a.link, a.cat, a.date")
+        found: dict[int, Any] = {}
+        for start in range(0, len(passage_ids), 900):  # SQLite's limit on bound parameters
+            chunk = passage_ids[start:start + 900]
+            rows = self.db.execute(
+                f"SELECT {columns} FROM passages p JOIN articles a ON a.id = p.article_id "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((row["id"], row) for row in rows)
+        return found
+
+    def _results(self, page, offset: int, normalized: str, terms: list[str], article_passages: bool) -> list[Result]:
+        shown = [passages if article_passages else passages[:1] for _, passages, _ in page]
+        rows = self._passage_rows([passage_id for passages in shown for passage_id, _ in passages])
+        spans = self._highlights([rows[passage_id]["text"] for passages in shown for passage_id, _ in passages],
+                                 normalized, terms)
+        results = []
+        for rank, ((article_id, _, duplicates), passages) in enumerate(zip(page, shown), start=offset + 1):
+            matches = []
+            for passage_id, score in passages:
+                row = rows[passage_id]
+                highlights, kind = next(spans)
+                matches.append(PassageMatch(passage_id, _round(score), row["position"], row["start"], row["end"],
+                                            row["text"], highlights, kind))
+            best, row = matches[0], rows[passages[0][0]]
+            results.append(Result(rank, best.score, best.passage_id, article_id, row["title"], row["link"], row["cat"],
+                                  row["date"], best.text, best.start, best.end, best.position, best.highlights,
+                                  best.highlight_kind, duplicates, matches[1:]))
+        return results
+
+    def _highlights(self, texts: list[str], normalized: str, terms: list[str]):
+        """(highlights, kind) for each text, in order: the query's terms where the text has any, else the
+        sentence closest to the query (one embedding batch for all texts that need it)."""
+        found = [term_spans(text, terms) for text in texts]
+        need = [i for i, spans in enumerate(found) if not spans]
+        sentences = {i: sentence_spans(texts[i]) for i in need}
+        to_embed = [(i, s, e) for i in need if len(sentences[i]) > 1 for s, e in sentences[i]]
+        closest: dict[int, tuple[float, list[int]]] = {}
+        if to_embed:
+            vectors = self.embedder.embed_passages([normalize(texts[i][s:e]) or texts[i][s:e] for i, s, e in to_embed])
+            similarity = vectors @ self._query_vector(normalized)[0]
+            for (i, s, e), value in zip(to_embed, similarity.tolist()):
+                if i not in closest or value > closest[i][0]:
+                    closest[i] = (value, [s, e])
+        for i, spans in enumerate(found):
+            if spans:
+                yield spans, "terms"
+            elif i in closest:
+                yield [closest[i][1]], "sentence"
+            else:
+                yield [list(span) for span in sentences.get(i, [])[:1]] or [[0, len(texts[i])]], "sentence"
+
+
+def _round(score: float) -> float:
+    return round(float(score), 4) if math.isfinite(score) else 0.0
+
+
+def dumps(response: SearchResponse) -> str:
+    """JSON for a response, Persian kept readable."""
+    return json.dumps(asdict(response), ensure_ascii=False, indent=2)

@@ -1,0 +1,290 @@
+"""``python -m search.evaluate``: search quality on the benchmark tasks of ``../shared/data/README.md``.
+
+Every task goes through the real pipeline: records become :class:`~index.articles.Article` objects,
+:func:`~index.pipeline.build_index` cuts, embeds and writes an index folder, and
+:class:`~search.engine.SearchEngine` answers the queries. Results rank **articles** (the engine returns
+one passage per article); a query's hit is the rank of its relevant article. Metrics come from
+``ir_measures`` (RR@10, R@1, R@10, nDCG@10, computed by trec_eval through ``pytrec_eval``); ranx
+was the first choice, but it pulls numpy 2 and numba, while hazm 0.10 pins numpy 1.24.3.
+
+Built indexes are cached (``--cache``, default ``~/.cache/kavosh/eval``) in a folder keyed by the task,
+the model, the chunking and a fingerprint of the indexed articles, so re-running with other search
+settings never re-embeds. When only the index format changed (for instance the lexical data), the
+cached version is rewritten from its stored vectors instead of being embedded again.
+
+Tasks:
+
+* ``fa-qa``: the 93 PersianQA paragraphs (title = Wikipedia title, body = paragraph) plus the Fars
+  News articles as distractors (``--distractors N`` keeps an evenly spread subset, for a quick slice);
+  queries: the answerable questions.
+* ``fa-news-title``: Fars News bodies only (paragraphs; title and abstract withheld); queries: the
+  titles typed on a Persian keyboard (ي→ی, ك→ک); one query per distinct link (the record kept by
+  ingestion, where a link was published twice).
+* ``en-fa-tatoeba`` / ``fa-en-tatoeba``: 1,000 sentences of one language indexed, each an article;
+  queries: their translations.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import faiss
+import ir_measures
+import numpy as np
+from ir_measures import RR, R, nDCG
+
+from index.articles import Article, article_from_record, read_articles
+from index.embedder import Embedder
+from index.passages import Passage
+from index.pipeline import Chunking, build_index
+from index.store import (DATABASE, MANIFEST, VECTORS, IndexUnavailable, content_hash, index_lock, open_index,
+                         write_version)
+from search.engine import DEFAULT_FUSION, SearchEngine
+from settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger("search.evaluate")
+
+TASKS = ("fa-qa", "fa-news-title", "en-fa-tatoeba", "fa-en-tatoeba")
+METHODS = ("dense", "lexical", "hybrid")
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
+DEFAULT_CACHE = Path.home() / ".cache" / "kavosh" / "eval"
+CUTOFF = 10
+MEASURES = {"MRR@10": RR @ CUTOFF, "Recall@1": R @ 1, "Recall@10": R @ CUTOFF, "nDCG@10": nDCG @ CUTOFF}
+
+
+@dataclass
+class Query:
+    id: str
+    text: str
+    relevant: str  # the id of the one relevant article
+
+
+@dataclass
+class Task:
+    name: str
+    articles: list[Article]
+    queries: list[Query]
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def _fars_records(data: Path) -> list[tuple[str, dict]]:
+    files = sorted((data / "farsnews").glob("fars-news-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not files:
+        raise FileNotFoundError(f"no Fars News files under {data / 'farsnews'}")
+    return [(f"{path}#{number}", record) for path in files
+            for number, record in enumerate(json.loads(path.read_text()), start=1)]
+
+
+def _spread(items: Sequence, n: int | None) -> list:
+    """``n`` items evenly spread over ``items`` (all of them when ``n`` is None or too large)."""
+    if n is None or n >= len(items):
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]
+
+
+def load_fa_qa(data: Path, distractors: int | None = None) -> Task:
+    pqa = json.loads((data / "persianqa" / "pqa_test.json").read_text())
+    articles: list[Article] = []
+    queries: list[Query] = []
+    for i, entry in enumerate(pqa["data"]):
+        for j, paragraph in enumerate(entry["paragraphs"]):
+            article_id = f"persianqa-{i}-{j}"
+            articles.append(article_from_record(
+                {"id": article_id, "title": entry["title"], "text": paragraph["context"], "lang": "fa"},
+                f"pqa_test.json#{i}.{j}"))
+            queries += [Query(str(qa["id"]), qa["question"], article_id)
+                        for qa in paragraph["qas"] if not qa.get("is_impossible")]
+    fars = read_articles([data / "farsnews"])
+    return Task("fa-qa", articles + _spread(fars, distractors), queries)
+
+
+def load_fa_news_title(data: Path) -> Task:
+    kept: dict[str, tuple[Article, str]] = {}
+    for source, record in _fars_records(data):
+        article = article_from_record({**record, "title": None, "abstract": None}, source)
+        kept.pop(article.id, None)  # a later record with the same link wins, as in read_articles
+        kept[article.id] = (article, record.get("title") or "")
+    queries = [Query(str(n), title.replace("ي", "ی").replace("ك", "ک"), article.id)
+               for n, (article, title) in enumerate(kept.values()) if title.strip()]
+    return Task("fa-news-title", [article for article, _ in kept.values()], queries)
+
+
+def load_tatoeba(data: Path, indexed: str) -> Task:
+    lines = {lang: (data / "tatoeba" / f"tatoeba.pes-eng.{suffix}").read_text().splitlines()
+             for lang, suffix in (("fa", "pes"), ("en", "eng"))}
+    asked = "en" if indexed == "fa" else "fa"
+    articles = [article_from_record({"id": f"{indexed}-{i}", "text": text, "lang": indexed}, f"tatoeba:{i}")
+                for i, text in enumerate(lines[indexed])]
+    queries = [Query(str(i), text, f"{indexed}-{i}") for i, text in enumerate(lines[asked])]
+    return Task(f"{asked}-{indexed}-tatoeba", articles, queries)
+
+
+def load_task(name: str, data: Path, distractors: int | None = None) -> Task:
+    if name == "fa-qa":
+        return load_fa_qa(data, distractors)
+    if name == "fa-news-title":
+        return load_fa_news_title(data)
+    if name == "en-fa-tatoeba":
+        return load_tatoeba(data, indexed="fa")
+    if name == "fa-en-tatoeba":
+        return load_tatoeba(data, indexed="en")
+    raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+
+
+# ---------------------------------------------------------------- cached index
+
+
+def cache_key(task: Task, model: str, chunking: Chunking) -> str:
+    """Task + model + chunking + what is indexed: equal keys embed exactly the same passages."""
+    digest = hashlib.sha256(json.dumps([task.name, model, asdict(chunking)]).encode())
+    for article in task.articles:
+        digest.update(f"{article.id}\0{content_hash(article)}\0".encode())
+    return f"{task.name}-{digest.hexdigest()[:16]}"
+
+
+def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False) -> Path:
+    """The index folder of ``task``, built once; a cached one in an older format is rewritten from its vectors."""
+    index_dir = cache / cache_key(task, embedder.name, chunking)
+    try:
+        open_index(index_dir).close()
+        return index_dir
+    except IndexUnavailable as exc:
+        reason = exc
+    with index_lock(index_dir):
+        if _rewrite_from_vectors(index_dir, task.articles, embedder.name):
+            log.info("%s: rewrote the cached index from its vectors (%s)", task.name, reason)
+            return index_dir
+        log.info("%s: building the index of %d articles in %s", task.name, len(task.articles), index_dir)
+        started = time.perf_counter()
+        result = build_index(task.articles, index_dir, embedder, chunking, progress=progress)
+        log.info("%s: %d passages embedded in %.0f s", task.name, result.passages, time.perf_counter() - started)
+    return index_dir
+
+
+def _rewrite_from_vectors(index_dir: Path, articles: Sequence[Article], model: str) -> bool:
+    """Write a new version from the passages and vectors of the cached one, without the model."""
+    current = index_dir / "current"
+    if not current.is_symlink():
+        return False
+    path = current.resolve()
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        stored = faiss.read_index(str(path / VECTORS))
+        db = sqlite3.connect(f"file:{path / DATABASE}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT id, article_id, position, start, end, text FROM passages ORDER BY id").fetchall()
+        finally:
+            db.close()
+        ids = faiss.vector_to_array(stored.id_map)
+        flat = faiss.downcast_index(stored.index)
+        vectors = flat.reconstruct_n(0, flat.ntotal)[np.argsort(ids)]
+    except (OSError, ValueError, RuntimeError, sqlite3.Error, AttributeError) as exc:
+        log.info("cannot reuse the cached vectors in %s (%s); embedding again", path, exc)
+        return False
+    if len(rows) != len(vectors) or manifest.get("model") != model:
+        return False
+    passages = [Passage(article_id, position, start, end, text) for _, article_id, position, start, end, text in rows]
+    build_info = {key: manifest[key] for key in ("chunking", "bf16") if key in manifest}
+    write_version(index_dir, articles, passages, vectors, model, build_info)
+    return True
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_task(task: Task, engine: SearchEngine, methods: Sequence[str] = METHODS) -> dict[str, dict[str, float]]:
+    """MRR@10, Recall@1, Recall@10 and nDCG@10 of each method over the task's queries.
+
+    A result counts as the relevant article when it is that article or collapsed it as a duplicate
+    (the same story published twice), since the user sees that story either way."""
+    qrels = [ir_measures.Qrel(q.id, q.relevant, 1) for q in task.queries]
+    figures: dict[str, dict[str, float]] = {}
+    for method in methods:
+        run = []
+        started = time.perf_counter()
+        for query in task.queries:
+            ranked = engine.ranked_articles(query.text, CUTOFF, method=method)
+            for rank, (article_id, duplicates) in enumerate(ranked):
+                shown = query.relevant if query.relevant in duplicates else article_id
+                run.append(ir_measures.ScoredDoc(query.id, shown, float(CUTOFF - rank)))
+        seconds = time.perf_counter() - started
+        # trec_eval leaves out queries without any result; they count as misses here
+        per_query: dict[str, dict[str, float]] = defaultdict(dict)
+        for metric in ir_measures.iter_calc(MEASURES.values(), qrels, run):
+            per_query[str(metric.measure)][metric.query_id] = metric.value
+        figures[method] = {name: sum(per_query[str(measure)].values()) / len(task.queries)
+                           for name, measure in MEASURES.items()}
+        figures[method]["ms_per_query"] = 1000 * seconds / len(task.queries)
+        log.info("%s %s: %s", task.name, method, _format_row(figures[method]))
+    return figures
+
+
+def _format_row(row: dict[str, float]) -> str:
+    return " ".join(f"{name} {row[name]:.4f}" for name in MEASURES)
+
+
+def markdown_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| task | method | " + " | ".join(MEASURES) + " |", "| --- | --- | " + " | ".join("---:" for _ in MEASURES) + " |"]
+    for task, methods in results.items():
+        for method, row in methods.items():
+            if method in METHODS:
+                lines.append(f"| {task} | {method} | " + " | ".join(f"{row[m]:.4f}" for m in MEASURES) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m search.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run (default: all)")
+    parser.add_argument("--limit", type=int, help="queries per task, evenly spread (default: all)")
+    parser.add_argument("--distractors", type=int, help="fa-qa: Fars News distractors kept (default: all 1,500)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="methods (default: all)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder (default %(default)s)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="built indexes (default %(default)s)")
+    parser.add_argument("--model", default=settings.model, help="embedding model (env KAVOSH_MODEL)")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the cached indexes and stop")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    embedder = Embedder(args.model, settings.model_cache, settings.bf16)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name in args.tasks:
+        task = load_task(name, args.data, args.distractors)
+        index_dir = cached_index(task, embedder, Chunking(), args.cache, progress=True)
+        if args.build_only:
+            continue
+        task.queries = _spread(task.queries, args.limit)
+        engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries))
+        engine.embed_queries([query.text for query in task.queries])
+        results[name] = run_task(task, engine, args.methods)
+        results[name]["queries"] = {"count": len(task.queries), "articles": len(task.articles)}
+    if args.build_only:
+        return 0
+    print(markdown_table(results))
+    if args.output:
+        report = {
+            "command": "python -m search.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "model": embedder.name,
+            "fusion": asdict(DEFAULT_FUSION),
+            "results": results,
+        }
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""BM25 over normalized Persian/English tokens: tokens, the FTS5 table, highlighting offsets, and the
+lexical data inside an index version (written, listed in the manifest, verified on open)."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.articles import Article
+from index.lexical import LexicalIndex, term_spans, tokens, write_lexical
+from index.passages import Passage
+from index.store import LEXICAL, MANIFEST, IndexDamaged, index_lock, open_index, open_version, write_version
+
+ARABIC_STYLE = "رئيس كل بانك مركزي گفت نرخ تورم در سال ۱۴۰۳ كاهش مي يابد و كتاب‌ها گران نمي شوند."
+
+
+def lexical_db(tmp_path: Path, texts: list[str]) -> sqlite3.Connection:
+    write_lexical(tmp_path / "lexical.sqlite", texts)
+    db = sqlite3.connect(":memory:")
+    db.execute("ATTACH DATABASE ? AS lex", (str(tmp_path / "lexical.sqlite"),))
+    return db
+
+
+def test_tokens_fold_arabic_letters_spacing_and_digits():
+    typed = tokens("رئیس کل بانک مرکزی ۱۴۰۳ کاهش می‌یابد کتابها گران نمی‌شوند")
+    stored = tokens(ARABIC_STYLE)
+    assert set(typed) <= set(stored)
+    assert "1403" in stored and "بانک" in stored and "کتابها" in stored
+
+
+def test_tokens_drop_persian_stop_words_and_lowercase_latin():
+    found = tokens("این خبر از ICT و Bank Melli در تهران است")
+    assert "ict" in found and "bank" in found and "melli" in found
+    assert not {"این", "از", "و", "در", "است"} & set(found)
+
+
+def test_bm25_matches_persian_keyboard_query_to_arabic_letters_and_zwnj(tmp_path):
+    db = lexical_db(tmp_path, [ARABIC_STYLE, "هوای تهران امروز آفتابی است", "The central bank kept rates"])
+    index = LexicalIndex(db)
+    hits = index.search(tokens("بانک مرکزی کتاب‌ها نمیشوند"), 10)
+    assert [hit.passage_id for hit in hits] == [0]
+    assert hits[0].matched == {"بانک", "مرکزی", "کتابها", "نمیشوند"}
+    assert hits[0].script == "arabic"
+
+
+def test_bm25_prefers_rarer_terms_and_more_of_them(tmp_path):
+    texts = ["تیم فوتبال استقلال در لیگ برتر", "تیم والیبال در لیگ جهانی", "تیم بسکتبال", "فوتبال ساحلی"]
+    index = lexical_db(tmp_path, texts)
+    hits = LexicalIndex(index).search(tokens("تیم فوتبال لیگ"), 10)
+    assert hits[0].passage_id == 0  # the only passage with all three terms
+    assert {hit.passage_id for hit in hits} == {0, 1, 2, 3}
+    idf = LexicalIndex(index).idf(["تیم", "استقلال", "ناشناخته"])
+    assert idf["استقلال"] > idf["تیم"] and idf["ناشناخته"] == 0.0
+
+
+def test_query_words_that_look_like_fts_operators_are_plain_terms(tmp_path):
+    index = LexicalIndex(lexical_db(tmp_path, ["cats and dogs or NEAR birds", "not here"]))
+    assert [hit.passage_id for hit in index.search(tokens('cats AND "dogs" OR near* NOT'), 10)][0] == 0
+
+
+def test_highlights_point_at_the_original_characters():
+    text = "گزارش: " + ARABIC_STYLE
+    spans = term_spans(text, tokens("بانک مرکزی نمی‌شوند ۱۴۰۳ کتابها"))
+    shown = [text[start:end] for start, end in spans]
+    assert shown == ["بانك", "مركزي", "۱۴۰۳", "كتاب‌ها", "نمي شوند"]
+
+
+def test_highlights_leave_punctuation_out():
+    text = "«تهران»، پایتخت ایران."
+    spans = term_spans(text, tokens("تهران ایران"))
+    assert [text[s:e] for s, e in spans] == ["تهران", "ایران"]
+
+
+def _write_small_version(index_dir: Path) -> Path:
+    articles = [Article("a", "عنوان", "متن نخست درباره بانک"), Article("b", "", "second text about banks")]
+    passages = [Passage("a", 0, 0, 21, articles[0].text), Passage("b", 0, 0, 23, articles[1].text)]
+    vectors = np.eye(2, 4, dtype=np.float32)
+    with index_lock(index_dir):
+        return write_version(index_dir, articles, passages, vectors, "test-model", {})
+
+
+def test_version_holds_verified_lexical_data(tmp_path):
+    version_path = _write_small_version(tmp_path)
+    manifest = json.loads((version_path / MANIFEST).read_text())
+    assert LEXICAL in manifest["files"]
+    version = open_index(tmp_path)
+    db = version.connect()
+    assert [hit.passage_id for hit in LexicalIndex(db).search(tokens("بانك"), 5)] == [0]
+
+
+def test_open_refuses_a_damaged_or_missing_lexical_index(tmp_path):
+    version_path = _write_small_version(tmp_path / "one")
+    with open(version_path / LEXICAL, "ab") as handle:
+        handle.write(b"\0" * 10)
+    with pytest.raises(IndexDamaged, match="lexical.sqlite has"):
+        open_version(version_path)
+    other = _write_small_version(tmp_path / "two")
+    (other / LEXICAL).unlink()
+    with pytest.raises(IndexDamaged, match="lexical.sqlite is missing"):
+        open_version(other)
+
+
+def test_open_refuses_lexical_data_of_another_version(tmp_path):
+    first = _write_small_version(tmp_path / "one")
+    db = sqlite3.connect(first / LEXICAL)
+    db.execute("UPDATE lexical_info SET value = '0' WHERE key = 'format'")
+    db.commit()
+    db.close()
+    manifest = json.loads((first / MANIFEST).read_text())
+    manifest["files"][LEXICAL]["bytes"] = (first / LEXICAL).stat().st_size
+    (first / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexDamaged, match="rebuild the index"):
+        open_version(first)
+    shutil.rmtree(tmp_path / "one")
