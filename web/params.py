@@ -1,0 +1,124 @@
+"""Checking search parameters from a query string or a JSON body, with messages a person can act on."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+from search.engine import MAX_K, MAX_QUERY_CHARS
+
+DEFAULT_K = 10
+MAX_OFFSET = 1000
+DEFAULT_METHOD = "hybrid"
+PAGE_SIZE = 10
+MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
+FIELDS = ("q", "k", "offset", "cat", "date_from", "date_to", "method")
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class BadParameter(ValueError):
+    """A parameter is missing or invalid; ``str(exc)`` tells the caller what to send instead."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str
+    k: int = DEFAULT_K
+    offset: int = 0
+    cat: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    method: str = DEFAULT_METHOD
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        return {"k": self.k, "offset": self.offset, "method": self.method, "category": self.cat,
+                "date_from": self.date_from, "date_to": self.date_to}
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def check_query(value: Any) -> str:
+    if value is None:
+        raise BadParameter("the query is missing: pass it as q, e.g. /api/search?q=تورم")
+    if not isinstance(value, str):
+        raise BadParameter(f"the query q must be a string, not {_show(value)}")
+    if not value.strip():
+        raise BadParameter("the query q is empty: type some words to search for")
+    if len(value) > MAX_QUERY_CHARS:
+        raise BadParameter(f"the query is {len(value)} characters long; the limit is {MAX_QUERY_CHARS}")
+    return value
+
+
+def check_int(name: str, value: Any, low: int, high: int, default: int) -> int:
+    """An integer in ``[low, high]`` from an int or a string of digits; ``None`` or ``""`` gives the default."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadParameter(f"{name} must be a whole number between {low} and {high}, not {_show(value)}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _INTEGER.fullmatch(text):
+            raise BadParameter(f"{name} must be a whole number between {low} and {high}, not {_show(value)}")
+        value = int(text)
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def check_date(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
+        raise BadParameter(f"{name} must be a date written YYYY-MM-DD (e.g. 2024-03-20), not {_show(value)}")
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise BadParameter(f"{name} {_show(value)} is not a real calendar date") from None
+
+
+def check_category(value: Any, categories: Iterable[str]) -> str | None:
+    if value is None or value == "":
+        return None
+    known = list(categories)
+    if not isinstance(value, str) or value not in known:
+        listed = ", ".join(known[:30]) + (", …" if len(known) > 30 else "")
+        raise BadParameter(f"unknown category {_show(value)}; known categories: {listed or '(none)'}")
+    return value
+
+
+def check_method(value: Any, methods: Iterable[str]) -> str:
+    if value is None or value == "":
+        return DEFAULT_METHOD
+    if not isinstance(value, str):
+        raise BadParameter(f"method must be a string, not {_show(value)}")
+    if value not in methods:
+        raise BadParameter(f"unknown method {_show(value)}; use one of: {', '.join(methods)}")
+    return value
+
+
+def parse_search(source: Mapping[str, Any], categories: Iterable[str], methods: Iterable[str],
+                 strict_fields: bool = False) -> SearchParams:
+    """Every search parameter checked; ``strict_fields`` refuses unknown names (for JSON bodies)."""
+    if strict_fields:
+        unknown = sorted(set(source) - set(FIELDS))
+        if unknown:
+            raise BadParameter(f"unknown field(s) {', '.join(map(_show, unknown))}; accepted fields: {', '.join(FIELDS)}")
+    date_from = check_date("date_from", source.get("date_from"))
+    date_to = check_date("date_to", source.get("date_to"))
+    if date_from and date_to and date_from > date_to:
+        raise BadParameter(f"date_from {date_from} is after date_to {date_to}")
+    return SearchParams(
+        q=check_query(source.get("q")),
+        k=check_int("k", source.get("k"), 1, MAX_K, DEFAULT_K),
+        offset=check_int("offset", source.get("offset"), 0, MAX_OFFSET, 0),
+        cat=check_category(source.get("cat"), categories),
+        date_from=date_from,
+        date_to=date_to,
+        method=check_method(source.get("method"), methods),
+    )
