@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, request
 from index.store import IndexUnavailable
 from search.engine import METHODS
 from web.app import EngineUnavailable, engine_holder, json_error
-from web.openapi import OPENAPI
+from web.openapi import document_for
 from web.params import BadParameter, parse_search
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,11 @@ def info():
 
 @api.route("/api/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
+    try:
+        categories = engine_holder().get().categories()
+    except (EngineUnavailable, IndexUnavailable):
+        categories = None
+    return jsonify(document_for(categories))
 
 
 @api.route("/healthz")

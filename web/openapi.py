@@ -1,6 +1,7 @@
 """The API's OpenAPI 3.1 document, served at ``/api/openapi.json``; the tests validate real responses against it."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from search.engine import MAX_K, MAX_QUERY_CHARS, METHODS
@@ -199,3 +200,17 @@ OPENAPI: dict[str, Any] = {
     },
 }
 
+
+
+def document_for(categories: list[str] | None) -> dict[str, Any]:
+    """The document as served: the category filter lists the categories of the index being served, since
+    any other value is refused."""
+    if categories is None:
+        return OPENAPI
+    document = copy.deepcopy(OPENAPI)
+    category = {"type": "string", "enum": categories}
+    for parameter in document["paths"]["/api/search"]["get"]["parameters"]:
+        if parameter["name"] == "cat":
+            parameter["schema"] = category
+    document["components"]["schemas"]["SearchRequest"]["properties"]["cat"] = category
+    return document
