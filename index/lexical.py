@@ -210,16 +210,17 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
     for i, (start, end) in enumerate(words):
         if start < covered_until:
             continue
-        if i + 1 < len(words) and text[end:words[i + 1][0]].strip(" \u200c") == "":
+        word = text[start:end]
+        found = _word_terms(word)
+        # a pair is normalized (slow, and rarely cached) only when its first word could begin a wanted term
+        if len(found) == 1 and found[0] not in wanted and any(term.startswith(found[0]) for term in wanted) \
+                and i + 1 < len(words) and text[end:words[i + 1][0]].strip(" \u200c") == "":
             pair_end = words[i + 1][1]
             pair = _word_terms(text[start:pair_end])
-            if len(pair) == 1 and pair[0] in wanted and len(_word_terms(text[start:end])) == 1 \
-                    and _word_terms(text[start:end])[0] not in wanted:
+            if len(pair) == 1 and pair[0] in wanted:
                 spans.append(_strip_punctuation(text, start, pair_end))
                 covered_until = pair_end
                 continue
-        word = text[start:end]
-        found = _word_terms(word)
         if any(term in wanted for term in found):
             spans.extend(_trim(text, start, end, word, found, wanted))
     return spans

@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -370,20 +370,32 @@ class SearchEngine:
 
     def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
         """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
-        if not scores:
-            return []
-        rows = self._passage_rows(list(scores), brief=True)
-        groups: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-        for passage_id, score in scores.items():
-            row = rows[passage_id]
-            groups[row["duplicate_of"]][row["article_id"]].append((passage_id, score))
+        article_ids, article_of, group_of = self._passage_articles()
+        items = sorted(scores.items(), key=lambda item: (-item[1], article_ids[article_of[item[0]]], item[0]))
+        groups: dict[int, dict[str, list[tuple[int, float]]]] = {}  # in order of each group's best passage
+        for passage_id, score in items:
+            groups.setdefault(group_of[passage_id], {}).setdefault(article_ids[article_of[passage_id]], []).append(
+                (passage_id, score))
         ranked = []
         for members in groups.values():
-            best = {article_id: sorted(passages, key=lambda item: -item[1]) for article_id, passages in members.items()}
-            order = sorted(best, key=lambda article_id: (-best[article_id][0][1], article_id))
-            ranked.append((order[0], best[order[0]], order[1:]))
-        ranked.sort(key=lambda item: (-item[1][0][1], item[0]))
+            first, *others = members
+            ranked.append((first, members[first], others))
         return ranked
+
+    def _passage_articles(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Article ids, and for each passage id its article's and its duplicate group's position in them:
+        read once, so ranking a thousand candidates needs no database query."""
+        if not hasattr(self, "_articles"):
+            position = {}
+            article_of = np.zeros(len(self._row_of), dtype=np.int64)
+            group_of = np.zeros(len(self._row_of), dtype=np.int64)
+            rows = self.db.execute("SELECT p.id, p.article_id, a.duplicate_of FROM passages p "
+                                   "JOIN articles a ON a.id = p.article_id")
+            for passage_id, article_id, duplicate_of in rows:
+                article_of[passage_id] = position.setdefault(article_id, len(position))
+                group_of[passage_id] = position.setdefault(duplicate_of, len(position))
+            self._articles = (list(position), article_of, group_of)
+        return self._articles
 
     def _passage_rows(self, passage_ids: list[int], brief: bool = False) -> dict[int, Any]:
         columns = ("p.id, p.article_id, a.duplicate_of" if brief else
