@@ -136,7 +136,8 @@ def main() -> int:
     print(f"requests: {len(records)} in all, {during} while the update ran, failed {failed}")
     print(f"answered by old version {old_version}: {by_version[old_version]}, by new {new_version}: {by_version[new_version]}")
     if switched_at is not None:
-        print(f"first answer from the new version {switched_at - update_ended:+.2f} s after the update ended")
+        print(f"first answer from the new version {switched_at - update_started:.1f} s after the update started "
+              f"(the command exited after {update_ended - update_started:.1f} s)")
     print(f"responses mixing versions (old with an added article, new with a deleted one, or unknown): {mixed}")
     shutil.rmtree(work, ignore_errors=True)
     return 0 if failed == 0 and mixed == 0 and by_version[new_version] > 0 else 1
