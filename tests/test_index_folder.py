@@ -102,6 +102,22 @@ def test_failed_write_leaves_the_live_index_and_no_leftovers(built: Path, embedd
     assert not list((built / "versions").glob(".tmp-*"))
 
 
+def test_unwritable_index_folder_fails_cleanly(built: Path, embedder, monkeypatch) -> None:
+    # tests run as root, for whom permission bits do not apply, so the refusal is injected where the
+    # finished version is renamed into place
+    live = open_index(built).path
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store.os, "rename", refuse)
+    with index_lock(built), pytest.raises(PermissionError):
+        build_index(ARTICLES[:1], built, embedder)
+    monkeypatch.undo()
+    assert open_index(built).path == live
+    assert not list((built / "versions").glob(".tmp-*"))
+
+
 def test_rebuild_switches_to_the_new_version(built: Path, embedder) -> None:
     before = open_index(built).path
     with index_lock(built):
