@@ -613,11 +613,8 @@ def is_imported(target_dir: Path, source: Path | None = None) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def ensure_imported(target_dir: Path, source: Path | None = None) -> Path:

@@ -6,7 +6,6 @@ leaves it as it was.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from index.articles import IngestReport, read_articles
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
-from index.store import IndexUnavailable, index_lock, remove_leftovers
+from index.cli import nothing_read, run
+from index.store import index_lock, remove_leftovers
 from settings import Settings
-
-log = logging.getLogger("index.rebuild")
 
 
 def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
@@ -34,27 +32,21 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     args = parse_args(argv, settings)
-    try:
-        chunking = Chunking(args.max_tokens, args.overlap_tokens)
-        with index_lock(args.index), logging_redirect_tqdm():
-            remove_leftovers(args.index)
-            report = IngestReport()
-            articles = read_articles(args.sources, report)
-            if not articles:
-                print(report.summary(indexed=0), file=sys.stderr)
-                print("error: no article could be read; the live index is unchanged", file=sys.stderr)
-                return 1
-            embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
-            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print("interrupted; the live index is unchanged", file=sys.stderr)
-        return 130
-    except (IndexUnavailable, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run(lambda: rebuild(args, settings))
+
+
+def rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    chunking = Chunking(args.max_tokens, args.overlap_tokens)
+    with index_lock(args.index), logging_redirect_tqdm():
+        remove_leftovers(args.index)
+        report = IngestReport()
+        articles = read_articles(args.sources, report)
+        if not articles:
+            return nothing_read(report)
+        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
+        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "
