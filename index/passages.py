@@ -24,13 +24,15 @@ _WORD = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class Passage:
-    """A span of one article: ``text == article.text[start:end]``."""
+    """A span of one article: ``text == article.text[start:end]``; ``sentences`` are the spans of its
+    sentences, relative to ``start``."""
 
     article_id: str
     position: int
     start: int
     end: int
     text: str
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -73,7 +75,8 @@ def split_passages(
             last += 1
             total += units[last][2]
         start, end = units[first][0], units[last][1]
-        passages.append(Passage(article.id, len(passages), start, end, article.text[start:end]))
+        sentences = tuple((s - start, e - start) for s, e, _ in units[first:last + 1])
+        passages.append(Passage(article.id, len(passages), start, end, article.text[start:end], sentences))
         if last + 1 >= len(units):
             break
         # carry trailing sentences over, but only as many as still leave room for a new one

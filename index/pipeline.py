@@ -62,11 +62,26 @@ class BuildResult:
         return self.passages / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def embedding_text(article: Article, passage: Passage) -> str:
-    """What the model reads for a passage: the normalized title gives it context, then the passage."""
-    body = normalize(passage.text)
+def embedding_input(article: Article, passage: Passage) -> tuple[str, list[tuple[int, int]]]:
+    """What the model reads for a passage, and where each of its sentences lies in that text: the
+    normalized title gives context, then the passage's sentences, each normalized on its own."""
     title = normalize(article.title)
-    return f"{title}\n{body}" if title else body
+    text = f"{title}\n" if title else ""
+    ranges = []
+    for start, end in passage.sentences:
+        piece = normalize(passage.text[start:end]) or passage.text[start:end]
+        if ranges:
+            text += " "
+        ranges.append((len(text), len(text) + len(piece)))
+        text += piece
+    return text, ranges
+
+
+def embed(passages: Sequence[Passage], articles: dict[str, Article], embedder: Embedder,
+          progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of the passages and of their sentences (concatenated in passage order)."""
+    inputs = [embedding_input(articles[p.article_id], p) for p in passages]
+    return embedder.embed_passages([text for text, _ in inputs], [ranges for _, ranges in inputs], progress)
 
 
 def cut_passages(articles: Sequence[Article], embedder: Embedder, chunking: Chunking, progress: bool = False) -> list[Passage]:
@@ -89,15 +104,13 @@ def build_index(
         raise ValueError("no articles to index; the live index is unchanged")
     started = time.perf_counter()
     passages = cut_passages(articles, embedder, chunking, progress)
-    by_id = {article.id: article for article in articles}
-    texts = [embedding_text(by_id[p.article_id], p) for p in passages]
     chunked = time.perf_counter()
     crash_point("before-embedding")
-    vectors = embedder.embed_passages(texts, progress=progress)
+    vectors, sentence_vectors = embed(passages, {article.id: article for article in articles}, embedder, progress)
     embedded = time.perf_counter()
     crash_point("after-embedding")
     build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
-    version = write_version(index_dir, articles, passages, vectors, embedder.name, build_info)
+    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info)
     return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
                        time.perf_counter() - embedded)
 
@@ -157,26 +170,30 @@ def update_index(
 
     new_passages = cut_passages(to_embed, embedder, chunking, progress)
     crash_point("before-embedding")
-    new_vectors = embedder.embed_passages([embedding_text(incoming[p.article_id], p) for p in new_passages], progress)
+    new_vectors, new_sentence_vectors = embed(new_passages, incoming, embedder, progress)
     crash_point("after-embedding")
+    if not final:
+        raise ValueError("the update would leave the index empty; the live index is unchanged")
     fresh = {article.id for article in to_embed}
+    new_sentence_rows = np.cumsum([0] + [len(p.sentences) for p in new_passages])
     passages: list[Passage] = []
     blocks: list[np.ndarray] = []
+    sentence_blocks: list[np.ndarray] = []
     new_rows = _rows_by_article(new_passages)
     for article_id in final:
         if article_id in fresh:
             rows = new_rows.get(article_id, [])
             passages.extend(new_passages[i] for i in rows)
             blocks.append(new_vectors[rows])
+            sentence_blocks += [new_sentence_vectors[new_sentence_rows[i]:new_sentence_rows[i + 1]] for i in rows]
         else:
-            old_passages, old_vectors = by_article[article_id]
+            old_passages, old_vectors, old_sentence_vectors = by_article[article_id]
             passages.extend(old_passages)
             blocks.append(old_vectors)
-    vectors = np.concatenate(blocks) if blocks else np.zeros((0, live.manifest["dimension"]), dtype=np.float32)
-    if not final:
-        raise ValueError("the update would leave the index empty; the live index is unchanged")
+            sentence_blocks.append(old_sentence_vectors)
     build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
-    version = write_version(index_dir, list(final.values()), passages, vectors, embedder.name, build_info)
+    version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
+                            np.concatenate(sentence_blocks), embedder.name, build_info)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))
 

@@ -36,11 +36,12 @@ from index.persian import normalize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: lexical.sqlite and articles.duplicate_of
+FORMAT_VERSION = 3  # 2: lexical.sqlite and articles.duplicate_of; 3: sentences and their vectors
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 DATABASE = "index.sqlite"
 LEXICAL = "lexical.sqlite"
+SENTENCES = "sentences.npy"  # one float16 vector per row of the sentences table, in rowid order
 KEEP_VERSIONS = 2  # the live version and the one before it, for readers still finishing on it
 
 SCHEMA = """
@@ -66,7 +67,13 @@ CREATE TABLE passages (
     end INTEGER NOT NULL,
     text TEXT NOT NULL
 );
+CREATE TABLE sentences (
+    passage_id INTEGER NOT NULL REFERENCES passages(id),
+    start INTEGER NOT NULL,  -- offsets in the passage's text
+    end INTEGER NOT NULL
+);
 CREATE INDEX passages_by_article ON passages(article_id, position);
+CREATE INDEX sentences_by_passage ON sentences(passage_id);
 CREATE INDEX articles_by_cat ON articles(cat);
 CREATE INDEX articles_by_date ON articles(date);
 """
@@ -143,12 +150,16 @@ def write_version(
     articles: Sequence[Article],
     passages: Sequence[Passage],
     vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
     model: str,
     build_info: dict[str, Any],
 ) -> Path:
-    """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`."""
+    """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
+    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order."""
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    if sum(len(p.sentences) for p in passages) != len(sentence_vectors):
+        raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {len(sentence_vectors)} sentence vectors")
     version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -164,6 +175,10 @@ def write_version(
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
         _fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
+        with open(tmp / SENTENCES, "wb") as handle:
+            np.save(handle, sentence_vectors.astype(np.float16))
+            handle.flush()
+            os.fsync(handle.fileno())
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,
@@ -172,7 +187,7 @@ def write_version(
             "articles": len(articles),
             "passages": len(passages),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "files": {name: _file_facts(tmp / name) for name in (DATABASE, VECTORS, LEXICAL)},
+            "files": {name: _file_facts(tmp / name) for name in (DATABASE, VECTORS, LEXICAL, SENTENCES)},
             **build_info,
         }
         _write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
@@ -209,6 +224,10 @@ def _write_database(path: Path, articles: Sequence[Article], passages: Sequence[
         db.executemany(
             "INSERT INTO passages VALUES (?,?,?,?,?,?)",
             ((i, p.article_id, p.position, p.start, p.end, p.text) for i, p in enumerate(passages)),
+        )
+        db.executemany(
+            "INSERT INTO sentences (passage_id, start, end) VALUES (?,?,?)",
+            ((i, start, end) for i, p in enumerate(passages) for start, end in p.sentences),
         )
         db.commit()
     finally:
@@ -271,6 +290,7 @@ class IndexVersion:
     path: Path
     manifest: dict[str, Any]
     vectors: faiss.Index
+    sentence_vectors: np.ndarray  # memory-mapped, one row per row of the sentences table
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection (one per thread), with the lexical index attached as ``lex``."""
@@ -301,7 +321,7 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         raise IndexDamaged(f"{path}: {MANIFEST} is unreadable ({exc})") from None
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexDamaged(f"{path}: index format {manifest.get('format')!r} is not {FORMAT_VERSION}; rebuild the index")
-    unlisted = [name for name in (DATABASE, VECTORS, LEXICAL) if name not in manifest.get("files", {})]
+    unlisted = [name for name in (DATABASE, VECTORS, LEXICAL, SENTENCES) if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
     for name, facts in manifest.get("files", {}).items():
@@ -316,7 +336,11 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         vectors = faiss.read_index(str(path / VECTORS))
     except RuntimeError as exc:
         raise IndexDamaged(f"{path}: {VECTORS} cannot be read ({str(exc).splitlines()[0]})") from None
-    version = IndexVersion(path, manifest, vectors)
+    try:
+        sentence_vectors = np.load(path / SENTENCES, mmap_mode="r")
+    except ValueError as exc:
+        raise IndexDamaged(f"{path}: {SENTENCES} cannot be read ({exc})") from None
+    version = IndexVersion(path, manifest, vectors, sentence_vectors)
     if vectors.d != manifest["dimension"]:
         raise IndexDamaged(f"{path}: vectors have {vectors.d} dimensions, the manifest says {manifest['dimension']}")
     try:
@@ -325,6 +349,7 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             passage_ids = np.array([row[0] for row in db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
             lexical_problem = check_lexical(db, "lex", len(passage_ids))
+            sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
@@ -334,6 +359,9 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
     if articles != manifest["articles"] or len(passage_ids) != manifest["passages"]:
         raise IndexDamaged(f"{path}: the database holds {articles} articles and {len(passage_ids)} passages, "
                            f"the manifest says {manifest['articles']} and {manifest['passages']}")
+    if sentence_vectors.shape != (sentences, manifest["dimension"]):
+        raise IndexDamaged(f"{path}: {SENTENCES} holds {sentence_vectors.shape} vectors, the database "
+                           f"{sentences} sentences of {manifest['dimension']} dimensions")
     vector_ids = np.sort(faiss.vector_to_array(vectors.id_map)) if hasattr(vectors, "id_map") else None
     if vector_ids is None or not np.array_equal(vector_ids, passage_ids):
         raise IndexDamaged(f"{path}: the vector ids do not match the passage ids in {DATABASE}")
@@ -387,20 +415,29 @@ def stored_articles(version: IndexVersion) -> dict[str, Article]:
         db.close()
 
 
-def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.ndarray]]:
-    """Each article's passages in order, with their vectors, read back from a version."""
+def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.ndarray, np.ndarray]]:
+    """Each article's passages in order, with their vectors and their sentences' vectors, read back from a version."""
     flat = faiss.downcast_index(version.vectors.index)
     vectors = faiss.vector_to_array(flat.codes).view(np.float32).reshape(flat.ntotal, flat.d)
     row_of = {int(i): row for row, i in enumerate(faiss.vector_to_array(version.vectors.id_map))}
     db = version.connect()
     try:
-        grouped: dict[str, list[tuple[int, Passage]]] = {}
+        sentences: dict[int, list[tuple[int, int, int]]] = {}
+        for rowid, passage_id, start, end in db.execute("SELECT rowid, passage_id, start, end FROM sentences ORDER BY rowid"):
+            sentences.setdefault(passage_id, []).append((rowid - 1, start, end))
+        grouped: dict[str, list[tuple[int, Passage, list[int]]]] = {}
         for row in db.execute("SELECT id, article_id, position, start, end, text FROM passages ORDER BY article_id, position"):
-            passage = Passage(row["article_id"], row["position"], row["start"], row["end"], row["text"])
-            grouped.setdefault(row["article_id"], []).append((row_of[row["id"]], passage))
+            spans = sentences.get(row["id"], [])
+            passage = Passage(row["article_id"], row["position"], row["start"], row["end"], row["text"],
+                              tuple((start, end) for _, start, end in spans))
+            grouped.setdefault(row["article_id"], []).append((row_of[row["id"]], passage, [r for r, _, _ in spans]))
     finally:
         db.close()
     return {
-        article_id: ([p for _, p in items], np.array(vectors[[r for r, _ in items]], dtype=np.float32))
+        article_id: (
+            [p for _, p, _ in items],
+            np.array(vectors[[r for r, _, _ in items]], dtype=np.float32),
+            np.array(version.sentence_vectors[[r for _, _, rows in items for r in rows]], dtype=np.float32),
+        )
         for article_id, items in grouped.items()
     }

@@ -34,7 +34,6 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.lexical import LexicalIndex, term_spans, token_script, tokens
-from index.passages import sentence_spans
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index
 from settings import Settings
@@ -50,7 +49,6 @@ METHODS = ("hybrid", "dense", "lexical")
 DENSE_POOL = 1000
 LEXICAL_POOL = 1000
 QUERY_CACHE = 256  # query vectors kept, so paging through results or switching method never re-embeds
-SENTENCE_CACHE = 20_000  # passages whose sentence vectors are kept (about 4 sentences x 1.5 KB each)
 
 
 @dataclass
@@ -169,7 +167,6 @@ class SearchEngine:
         self.fusion = fusion
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
-        self._sentence_vectors = VectorCache(SENTENCE_CACHE)
         flat = faiss.downcast_index(version.vectors.index)
         # a view of the stored vectors (no copy), to score any given passage exactly
         self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
@@ -432,29 +429,32 @@ class SearchEngine:
 
     def _highlights(self, passages: list[tuple[int, str]], normalized: str, terms: list[str]):
         """(highlights, kind) for each passage, in order: the query's terms where the text has any, else the
-        sentence closest to the query. Sentence vectors do not depend on the query, so each passage's are
-        embedded once (all missing ones in one batch) and kept for later queries."""
-        found = [term_spans(text, terms) for _, text in passages]
-        sentences = {i: sentence_spans(passages[i][1]) for i, spans in enumerate(found) if not spans}
-        ranked = {passages[i][0]: (passages[i][1], spans) for i, spans in sentences.items() if len(spans) > 1}
-        vectors = self._sentence_vectors.get_many(list(ranked))
-        missing = [(pid, s, e) for pid, (text, spans) in ranked.items() if pid not in vectors for s, e in spans]
-        if missing:
-            texts = [normalize(ranked[pid][0][s:e]) or ranked[pid][0][s:e] for pid, s, e in missing]
-            embedded = iter(self.embedder.embed_passages(texts))
-            fresh = {pid: np.stack([next(embedded) for _ in ranked[pid][1]]) for pid in dict.fromkeys(p for p, _, _ in missing)}
-            self._sentence_vectors.put_many(fresh)
-            vectors.update(fresh)
-        query = self._query_vector(normalized)[0] if ranked else None
-        for i, spans in enumerate(found):
-            passage_id, text = passages[i]
+        sentence closest to the query, by the sentence vectors stored with the index."""
+        starts, ends, first = self._sentences()
+        query = None
+        for passage_id, text in passages:
+            spans = term_spans(text, terms)
             if spans:
                 yield spans, "terms"
-            elif passage_id in ranked:
-                best = int(np.argmax(vectors[passage_id] @ query))
-                yield [list(ranked[passage_id][1][best])], "sentence"
+                continue
+            rows = slice(first[passage_id], first[passage_id + 1])
+            if rows.stop - rows.start > 1:
+                if query is None:
+                    query = self._query_vector(normalized)[0]
+                best = rows.start + int(np.argmax(self.version.sentence_vectors[rows].astype(np.float32) @ query))
+                yield [[int(starts[best]), int(ends[best])]], "sentence"
             else:
-                yield [list(span) for span in sentences[i][:1]] or [[0, len(text)]], "sentence"
+                yield [[0, len(text)]], "sentence"
+
+    def _sentences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentence spans (offsets in their passage's text) and, for each passage id, where its sentences
+        begin in them (rows of ``version.sentence_vectors``); read once."""
+        if not hasattr(self, "_sentence_spans"):
+            rows = np.array(self.db.execute("SELECT passage_id, start, end FROM sentences ORDER BY rowid").fetchall(),
+                            dtype=np.int64).reshape(-1, 3)
+            first = np.searchsorted(rows[:, 0], np.arange(len(self._row_of) + 1))
+            self._sentence_spans = (rows[:, 1], rows[:, 2], first)
+        return self._sentence_spans
 
 
 class VectorCache:

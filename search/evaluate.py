@@ -29,7 +29,6 @@ import argparse
 import hashlib
 import json
 import logging
-import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -37,17 +36,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-import faiss
 import ir_measures
-import numpy as np
 from ir_measures import RR, R, nDCG
 
 from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
-from index.passages import Passage
 from index.pipeline import Chunking, build_index
-from index.store import (DATABASE, MANIFEST, VECTORS, IndexUnavailable, content_hash, index_lock, open_index,
-                         write_version)
+from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.engine import DEFAULT_FUSION, SearchEngine
 from settings import PROJECT_ROOT, Settings
 
@@ -154,7 +149,7 @@ def cache_key(task: Task, model: str, chunking: Chunking) -> str:
 
 
 def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False) -> Path:
-    """The index folder of ``task``, built once; a cached one in an older format is rewritten from its vectors."""
+    """The index folder of ``task``, built once (again when the cached one is in an older format)."""
     index_dir = cache / cache_key(task, embedder.name, chunking)
     try:
         open_index(index_dir).close()
@@ -162,42 +157,11 @@ def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path
     except IndexUnavailable as exc:
         reason = exc
     with index_lock(index_dir):
-        if _rewrite_from_vectors(index_dir, task.articles, embedder.name):
-            log.info("%s: rewrote the cached index from its vectors (%s)", task.name, reason)
-            return index_dir
-        log.info("%s: building the index of %d articles in %s", task.name, len(task.articles), index_dir)
+        log.info("%s: building the index of %d articles in %s (%s)", task.name, len(task.articles), index_dir, reason)
         started = time.perf_counter()
         result = build_index(task.articles, index_dir, embedder, chunking, progress=progress)
         log.info("%s: %d passages embedded in %.0f s", task.name, result.passages, time.perf_counter() - started)
     return index_dir
-
-
-def _rewrite_from_vectors(index_dir: Path, articles: Sequence[Article], model: str) -> bool:
-    """Write a new version from the passages and vectors of the cached one, without the model."""
-    current = index_dir / "current"
-    if not current.is_symlink():
-        return False
-    path = current.resolve()
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-        stored = faiss.read_index(str(path / VECTORS))
-        db = sqlite3.connect(f"file:{path / DATABASE}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT id, article_id, position, start, end, text FROM passages ORDER BY id").fetchall()
-        finally:
-            db.close()
-        ids = faiss.vector_to_array(stored.id_map)
-        flat = faiss.downcast_index(stored.index)
-        vectors = flat.reconstruct_n(0, flat.ntotal)[np.argsort(ids)]
-    except (OSError, ValueError, RuntimeError, sqlite3.Error, AttributeError) as exc:
-        log.info("cannot reuse the cached vectors in %s (%s); embedding again", path, exc)
-        return False
-    if len(rows) != len(vectors) or manifest.get("model") != model:
-        return False
-    passages = [Passage(article_id, position, start, end, text) for _, article_id, position, start, end, text in rows]
-    build_info = {key: manifest[key] for key in ("chunking", "bf16") if key in manifest}
-    write_version(index_dir, articles, passages, vectors, model, build_info)
-    return True
 
 
 # ---------------------------------------------------------------- running

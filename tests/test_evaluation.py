@@ -61,8 +61,7 @@ def test_tasks_follow_the_shared_data_readme(shared_data: Path):
 
 
 def test_cached_index_is_reused_without_the_model(shared_data: Path, tmp_path, embedder):
-    """A second run finds the cached index; an index in an older lexical format is rewritten from its
-    stored vectors, never re-embedded."""
+    """A second run finds the cached index without embedding anything; a damaged or outdated one is built again."""
     task = load_task("fa-en-tatoeba", shared_data)
     task.articles = task.articles[:20]
     first = evaluate.cached_index(task, embedder, evaluate.Chunking(), tmp_path)
@@ -76,6 +75,9 @@ def test_cached_index_is_reused_without_the_model(shared_data: Path, tmp_path, e
 
     assert evaluate.cached_index(task, NoModel(), evaluate.Chunking(), tmp_path) == first
     assert (first / "current").resolve() == version
-    (version / "lexical.sqlite").unlink()  # as if written by an older version of the lexical index
-    assert evaluate.cached_index(task, NoModel(), evaluate.Chunking(), tmp_path) == first
+    (version / "lexical.sqlite").unlink()  # as if written by an older version of the index format
+    with pytest.raises(AssertionError, match="must not be embedded"):
+        evaluate.cached_index(task, NoModel(), evaluate.Chunking(), tmp_path)
+    assert evaluate.cached_index(task, embedder, evaluate.Chunking(), tmp_path) == first
+    assert (first / "current").resolve() != version
     assert (first / "current").resolve() != version

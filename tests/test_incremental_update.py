@@ -25,9 +25,9 @@ class CountingEmbedder:
     def __getattr__(self, name):
         return getattr(self._embedder, name)
 
-    def embed_passages(self, texts, progress=False):
+    def embed_passages(self, texts, sentences, progress=False):
         self.embedded.extend(texts)
-        return self._embedder.embed_passages(texts, progress)
+        return self._embedder.embed_passages(texts, sentences, progress)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def sample_articles() -> list[Article]:
 def passages_of(index_dir: Path) -> set[tuple]:
     return {
         (p.article_id, p.position, p.start, p.end, p.text)
-        for passages, _ in stored_passages(open_index(index_dir)).values()
+        for passages, _, _ in stored_passages(open_index(index_dir)).values()
         for p in passages
     }
 
@@ -46,7 +46,7 @@ def passages_of(index_dir: Path) -> set[tuple]:
 def vectors_by_passage(index_dir: Path) -> dict[tuple, np.ndarray]:
     return {
         (p.article_id, p.position): vector
-        for passages, vectors in stored_passages(open_index(index_dir)).values()
+        for passages, vectors, _ in stored_passages(open_index(index_dir)).values()
         for p, vector in zip(passages, vectors)
     }
 
@@ -116,9 +116,10 @@ def test_unchanged_articles_keep_their_vectors(tmp_path: Path, embedder, sample_
         result = update_index(index_dir, counting, sample_articles[:5])
     assert counting.embedded == [] and result.unchanged == [a.id for a in sample_articles[:5]]
     after = stored_passages(open_index(index_dir))
-    for article_id, (passages, vectors) in before.items():
+    for article_id, (passages, vectors, sentence_vectors) in before.items():
         assert after[article_id][0] == passages
         assert np.array_equal(after[article_id][1], vectors)
+        assert np.array_equal(after[article_id][2], sentence_vectors)
 
 
 def test_deleting_an_unknown_id_is_reported(tmp_path: Path, embedder, sample_articles) -> None:

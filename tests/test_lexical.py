@@ -77,10 +77,10 @@ def test_highlights_leave_punctuation_out():
 
 def _write_small_version(index_dir: Path) -> Path:
     articles = [Article("a", "عنوان", "متن نخست درباره بانک"), Article("b", "", "second text about banks")]
-    passages = [Passage("a", 0, 0, 21, articles[0].text), Passage("b", 0, 0, 23, articles[1].text)]
+    passages = [Passage("a", 0, 0, 21, articles[0].text, ((0, 21),)), Passage("b", 0, 0, 23, articles[1].text, ((0, 23),))]
     vectors = np.eye(2, 4, dtype=np.float32)
     with index_lock(index_dir):
-        return write_version(index_dir, articles, passages, vectors, "test-model", {})
+        return write_version(index_dir, articles, passages, vectors, vectors, "test-model", {})
 
 
 def test_version_holds_verified_lexical_data(tmp_path):

@@ -161,3 +161,23 @@ def test_bad_parameters_are_refused_clearly(sample_engine, kwargs, message):
 def test_empty_query_is_refused(sample_engine):
     with pytest.raises(ValueError, match="empty"):
         sample_engine.search("   \u200c ")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("heavy rain flooded streets in the capital", "باران شدید"),
+        ("the national football team won", "تیم ملی فوتبال"),
+        ("oil prices went up", "قیمت نفت"),
+    ],
+)
+def test_sentence_highlight_is_the_sentence_closest_to_the_query(tmp_path, embedder, query, expected):
+    article = Article("mixed", "", "قیمت نفت امروز در بازارهای جهانی افزایش یافت. تیم ملی فوتبال در بازی دیروز "
+                                   "با دو گل پیروز شد. باران شدید در تهران باعث آب‌گرفتگی خیابان‌ها شد.")
+    with index_lock(tmp_path):
+        build_index([article], tmp_path, embedder)
+    engine = SearchEngine(open_index(tmp_path), embedder)
+    result = engine.search(query, k=1, method="dense").results[0]
+    assert result.highlight_kind == "sentence"
+    (start, end), = result.highlights
+    assert result.text[start:end].startswith(expected)
