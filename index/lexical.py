@@ -204,6 +204,7 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
     wanted = set(terms)
     if not wanted:
         return []
+    beginnings = {term[:n] for term in wanted for n in range(1, len(term))}
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     spans: list[list[int]] = []
     covered_until = -1
@@ -213,7 +214,7 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
         word = text[start:end]
         found = _word_terms(word)
         # a pair is normalized (slow, and rarely cached) only when its first word could begin a wanted term
-        if len(found) == 1 and found[0] not in wanted and any(term.startswith(found[0]) for term in wanted) \
+        if len(found) == 1 and found[0] in beginnings and found[0] not in wanted \
                 and i + 1 < len(words) and text[end:words[i + 1][0]].strip(" \u200c") == "":
             pair_end = words[i + 1][1]
             pair = _word_terms(text[start:pair_end])

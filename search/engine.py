@@ -227,8 +227,11 @@ class SearchEngine:
         return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
 
     def categories(self) -> list[str]:
-        """The distinct non-empty categories of the indexed articles, sorted."""
-        return [row[0] for row in self.db.execute("SELECT DISTINCT cat FROM articles WHERE cat != '' ORDER BY cat")]
+        """The distinct non-empty categories of the indexed articles, sorted (read once: a version never changes)."""
+        if not hasattr(self, "_categories"):
+            self._categories = [row[0] for row in
+                                self.db.execute("SELECT DISTINCT cat FROM articles WHERE cat != '' ORDER BY cat")]
+        return list(self._categories)
 
     def info(self) -> dict[str, Any]:
         """What is being served: model, version, build time and counts."""
