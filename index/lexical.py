@@ -184,8 +184,10 @@ class LexicalIndex:
             f"SELECT rowid, -bm25(lexical), tokens, script FROM lex.lexical WHERE {where} ORDER BY rank LIMIT ?",
             [match, *params, limit],
         ).fetchall()
-        wanted = set(terms)
-        return [LexicalHit(rowid, score, frozenset(wanted.intersection(text.split())), kind)
+        # the column holds tokens joined by single spaces: a padded substring test finds whole tokens
+        # without splitting every hit's text
+        needles = [(term, f" {term} ") for term in terms]
+        return [LexicalHit(rowid, score, frozenset(term for term, needle in needles if needle in f" {text} "), kind)
                 for rowid, score, text, kind in rows]
 
 
