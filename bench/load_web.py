@@ -3,8 +3,9 @@
     python bench/load_web.py --index var/fars-index   # starts gunicorn on a free loopback port
     python bench/load_web.py --url http://127.0.0.1:8000 --pid PID   # against a server already running
 
-Queries come from bench/queries.txt (200 fixed Persian and English queries). The one-client phase sends
-each once (none cached by the engine), then all again (query vectors cached); the concurrent phase sends
+Queries: 140 Fars News titles read from ../shared/data and the 60 English phrases of bench/queries.txt.
+The one-client phase sends each once (none cached by the engine), then all again (query vectors cached);
+the concurrent phase sends
 distinct variants (query + one suffix word) so it is not served from the cache either. Loopback only;
 every phase sends a bounded number of requests. With --embedding it also times query embedding alone
 (in this process) for torch thread counts and bf16 on/off, which is most of a search's time.
@@ -27,11 +28,20 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+sys.path.insert(0, str(ROOT))
 
 
-def load_queries(path: Path) -> list[str]:
+def load_queries(path: Path, data: Path, titles: int = 140) -> list[str]:
+    """The fixed benchmark queries: ``titles`` Fars News titles read from the shared data (evenly spaced
+    by article id, first 10 words, typed with Persian keyboard letters), then the English phrases in ``path``."""
+    from index.articles import read_articles
+
+    articles = sorted(read_articles([data / "farsnews"]), key=lambda article: article.id)
+    step = len(articles) / titles
+    persian = [" ".join(articles[int(i * step)].title.split()[:10]).replace("ي", "ی").replace("ك", "ک")
+               for i in range(titles)]
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
+    return persian + [line for line in lines if line and not line.startswith("#")]
 
 
 # Suffixes that make query variants distinct, so that the concurrent phase is not served from the engine's
@@ -220,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--index", type=Path, help="start gunicorn (gunicorn.conf.py) over this index on a free loopback port")
     target.add_argument("--url", help="benchmark a server already running on loopback, e.g. http://127.0.0.1:8000")
     parser.add_argument("--pid", type=int, help="with --url: the gunicorn master's pid, for memory figures")
-    parser.add_argument("--queries", type=Path, default=ROOT / "bench" / "queries.txt")
+    parser.add_argument("--queries", type=Path, default=ROOT / "bench" / "queries.txt", help="English queries")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data (Fars News titles)")
     parser.add_argument("--single", type=int, default=200,
                         help="requests for the one-client phase, each query once (default %(default)s)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default %(default)s)")
@@ -234,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, limit in (("single", 10_000), ("requests", 20_000), ("clients", 64)):
         if not 1 <= getattr(args, name) <= limit:
             parser.error(f"--{name} must be between 1 and {limit}")
-    queries = load_queries(args.queries)
+    queries = load_queries(args.queries, args.data)
 
     server = log = None
     if args.index:

@@ -66,7 +66,7 @@ def main() -> int:
     copy_live_version(args.index, index)
     added_file, deleted, added = plan_changes(index, args.changes, work)
     old_version = open_index(index).manifest["version"]
-    queries = load_queries(ROOT / "bench" / "queries.txt")
+    queries = load_queries(ROOT / "bench" / "queries.txt", ROOT.parent / "shared" / "data")
     # queries that name the changed articles, so that both kinds of response are really exercised
     db = sqlite3.connect(open_index(index).path / DATABASE)
     titles = [row[0] for row in db.execute(
