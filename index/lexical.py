@@ -43,10 +43,8 @@ CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE lexical USING fts5(tokens, script UNINDEXED, tokenize = 'ascii');
 CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
 """
-# FTS5's bm25(): k1 and b are fixed in SQLite; the IDF below is the one it uses, so that a query's
-# best possible score can be computed (see :func:`LexicalIndex.idf`).
-BM25_K1 = 1.2
-BM25_B = 0.75
+# FTS5's bm25() has k1 = 1.2 and b = 0.75 fixed; :meth:`LexicalIndex.idf` is the IDF it uses, so that a
+# query's best possible score can be computed.
 
 
 def _fold(text: str) -> str:

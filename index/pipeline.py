@@ -20,10 +20,10 @@ from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
 from index.persian import normalize
 from index.store import (
-    ModelMismatch,
     content_hash,
     crash_point,
     open_index,
+    require_model,
     stored_articles,
     stored_passages,
     write_version,
@@ -140,9 +140,7 @@ def update_index(
     """Add, replace and delete articles in the live index, embedding only articles whose title or text
     changed; everything else keeps its passages and vectors. Call under ``index_lock``."""
     live = open_index(index_dir)
-    if live.manifest["model"] != embedder.name:
-        raise ModelMismatch(f"the index at {index_dir} was built with model {live.manifest['model']!r}, not "
-                            f"{embedder.name!r}; update with the same model or rebuild")
+    require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
     stored = stored_articles(live)
     by_article = stored_passages(live)

@@ -401,6 +401,15 @@ class ModelMismatch(IndexUnavailable):
     """The index was built with another model than the one configured."""
 
 
+def require_model(version: IndexVersion, model: str) -> None:
+    """Refuse to use ``version`` with any model but the one that built it (``model`` in canonical form)."""
+    if model != version.manifest["model"]:
+        raise ModelMismatch(
+            f"the index at {version.path} was built with model {version.manifest['model']!r}, but {model!r} is "
+            f"configured; use the same model (KAVOSH_MODEL / --model) or rebuild the index"
+        )
+
+
 def stored_articles(version: IndexVersion) -> dict[str, Article]:
     """Every article of a version, in index order, as it was ingested."""
     db = version.connect()

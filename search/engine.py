@@ -35,7 +35,7 @@ import numpy as np
 from index.embedder import Embedder, canonical_model_name
 from index.lexical import LexicalIndex, term_spans, token_script, tokens
 from index.persian import normalize
-from index.store import IndexVersion, ModelMismatch, open_index
+from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,7 @@ class SearchEngine:
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
                  query_cache: int = QUERY_CACHE) -> None:
-        if embedder.name != version.manifest["model"]:
-            raise ModelMismatch(
-                f"the index at {version.path} was built with model {version.manifest['model']!r}, "
-                f"but {embedder.name!r} is configured; search with the same model (KAVOSH_MODEL / --model) or rebuild"
-            )
+        require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
                                 f"the index has {version.manifest['dimension']}")
@@ -177,11 +173,7 @@ class SearchEngine:
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
         """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
         version = open_index(index_dir)
-        if canonical_model_name(settings.model) != version.manifest["model"]:
-            raise ModelMismatch(
-                f"the index at {version.path} was built with model {version.manifest['model']!r}, "
-                f"but {settings.model!r} is configured; search with the same model (KAVOSH_MODEL / --model) or rebuild"
-            )
+        require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
         return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16))
 
     @property
