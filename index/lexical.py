@@ -148,7 +148,6 @@ class LexicalHit:
     passage_id: int
     score: float  # BM25, higher is better
     matched: frozenset[str]  # the query terms found in the passage
-    script: str  # the passage's dominant script
 
 
 class LexicalIndex:
@@ -170,28 +169,65 @@ class LexicalIndex:
     def search(self, terms: Sequence[str], limit: int, allowed_sql: str | None = None,
                params: Sequence = ()) -> list[LexicalHit]:
         """Passages holding any of ``terms``, best BM25 first; ``allowed_sql`` restricts passage ids
-        (a SELECT over ``main.passages`` / ``main.articles``)."""
+        (a SELECT over ``main.passages`` / ``main.articles``).
+
+        Only rowids and scores are read: which terms each hit holds comes from one rowid-only query per
+        term, answered from FTS5's index alone. Reading the hits' token text instead took most of a
+        search's lexical time."""
         terms = list(dict.fromkeys(terms))
         if not terms:
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)
         where = "lexical MATCH ?"
         if allowed_sql:
             where += f" AND rowid IN ({allowed_sql})"
         rows = self.db.execute(
-            f"SELECT rowid, -bm25(lexical), tokens, script FROM lex.lexical WHERE {where} ORDER BY rank LIMIT ?",
-            [match, *params, limit],
+            f"SELECT rowid, -bm25(lexical) FROM lex.lexical WHERE {where} ORDER BY bm25(lexical) LIMIT ?",
+            [" OR ".join(map(_phrase, terms)), *params, limit],
         ).fetchall()
-        # the column holds tokens joined by single spaces: a padded substring test finds whole tokens
-        # without splitting every hit's text
-        needles = [(term, f" {term} ") for term in terms]
-        return [LexicalHit(rowid, score, frozenset(term for term, needle in needles if needle in f" {text} "), kind)
-                for rowid, score, text, kind in rows]
+        holding = {term: {rowid for (rowid,) in self.db.execute(
+            "SELECT rowid FROM lex.lexical WHERE lexical MATCH ?", [_phrase(term)])} for term in terms}
+        return [LexicalHit(rowid, score, frozenset([term for term in terms if rowid in holding[term]]))
+                for rowid, score in rows]
+
+
+def _phrase(term: str) -> str:
+    """``term`` as an FTS5 string (our tokens hold no double quotes, so no query syntax can leak in)."""
+    return f'"{term}"'
 
 
 @lru_cache(maxsize=65536)
 def _word_terms(word: str) -> tuple[str, ...]:
     return tuple(_raw_tokens(word))
+
+
+class _CharTerms(dict):
+    """``str.translate`` table: what each character, normalized alone, contributes to a word's terms
+    (``ي`` → ``ی``, ``۴`` → ``4``, ``A`` → ``a``, a diacritic or punctuation → nothing), filled from
+    :func:`_raw_tokens` the first time a character is seen."""
+
+    def __missing__(self, code: int) -> str:
+        folded = "".join(_raw_tokens(chr(code)))
+        self[code] = folded
+        return folded
+
+
+_CHAR_TERMS = _CharTerms()
+_REPEAT = re.compile(r"(.)\1\1")
+
+
+def _could_hold(word: str, wanted: re.Pattern, beginnings: set[str]) -> bool:
+    """False only when normalizing ``word`` cannot give a term ``wanted`` matches nor a single beginning of one.
+
+    Running hazm on a word costs ~40 µs, so a search that highlights ten passages would spend
+    most of its time here. hazm changes a lone word character by character (a context-free map,
+    diacritics and kashida removed, spaces and ZWNJs inserted), so the word's terms joined together
+    are its characters translated one by one — except where it shortens repeated letters (three
+    alike in a row) or lowercases a final sigma, where the answer is "could".
+    """
+    flat = word.translate(_CHAR_TERMS)
+    if "Σ" in word or _REPEAT.search(flat):
+        return True
+    return flat in beginnings or wanted.search(flat) is not None
 
 
 def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
@@ -205,6 +241,7 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
     if not wanted:
         return []
     beginnings = {term[:n] for term in wanted for n in range(1, len(term))}
+    any_wanted = re.compile("|".join(map(re.escape, wanted)))
     words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     spans: list[list[int]] = []
     covered_until = -1
@@ -212,6 +249,8 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
         if start < covered_until:
             continue
         word = text[start:end]
+        if not _could_hold(word, any_wanted, beginnings):
+            continue
         found = _word_terms(word)
         # a pair is normalized (slow, and rarely cached) only when its first word could begin a wanted term
         if len(found) == 1 and found[0] in beginnings and found[0] not in wanted \

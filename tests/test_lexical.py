@@ -6,12 +6,15 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from index.articles import Article
-from index.lexical import LexicalIndex, term_spans, tokens, write_lexical
+from index.articles import Article, read_articles
+from index.lexical import LexicalIndex, script, term_spans, tokens, write_lexical
 from index.passages import Passage
 from index.store import LEXICAL, MANIFEST, IndexDamaged, index_lock, open_index, open_version, write_version
 
@@ -44,7 +47,6 @@ def test_bm25_matches_persian_keyboard_query_to_arabic_letters_and_zwnj(tmp_path
     hits = index.search(tokens("بانک مرکزی کتاب‌ها نمیشوند"), 10)
     assert [hit.passage_id for hit in hits] == [0]
     assert hits[0].matched == {"بانک", "مرکزی", "کتابها", "نمیشوند"}
-    assert hits[0].script == "arabic"
 
 
 def test_bm25_prefers_rarer_terms_and_more_of_them(tmp_path):
@@ -53,6 +55,8 @@ def test_bm25_prefers_rarer_terms_and_more_of_them(tmp_path):
     hits = LexicalIndex(index).search(tokens("تیم فوتبال لیگ"), 10)
     assert hits[0].passage_id == 0  # the only passage with all three terms
     assert {hit.passage_id for hit in hits} == {0, 1, 2, 3}
+    assert {hit.passage_id: hit.matched for hit in hits} == {
+        0: {"تیم", "فوتبال", "لیگ"}, 1: {"تیم", "لیگ"}, 2: {"تیم"}, 3: {"فوتبال"}}
     idf = LexicalIndex(index).idf(["تیم", "استقلال", "ناشناخته"])
     assert idf["استقلال"] > idf["تیم"] and idf["ناشناخته"] == 0.0
 
@@ -73,6 +77,47 @@ def test_highlights_leave_punctuation_out():
     text = "«تهران»، پایتخت ایران."
     spans = term_spans(text, tokens("تهران ایران"))
     assert [text[s:e] for s, e in spans] == ["تهران", "ایران"]
+
+
+def test_passage_script_is_its_dominant_letters():
+    assert script(ARABIC_STYLE) == "arabic"
+    assert script("The central bank (بانک) kept rates") == "latin"
+    assert script("۱۴۰۳ - 2024") == "none"
+
+
+def _spans_normalizing_every_word(text: str, terms: list[str]) -> list[list[int]]:
+    """term_spans without its shortcut (hazm run on every word), the reference the shortcut must equal."""
+    with mock.patch("index.lexical._could_hold", return_value=True):
+        return term_spans(text, terms)
+
+
+TRICKY = ("كتابهاي مي شود نمي‌شوند اِعلاممممم کَرد دنیـــا ۹متر 3.5 ٣٫٥ ﷲ ﻻ ﷽ İstanbul ΟΔΟΣ «سلام»، (تهران) "
+          "Bank-Melli شنبهها خانه ی ما ﮐﺘﺎﺏ يييک")
+
+
+def test_highlight_shortcut_finds_what_normalizing_every_word_finds():
+    articles = list(read_articles([Path(__file__).resolve().parents[1] / "data" / "sample"]))
+    texts = [article.text for article in articles] + [TRICKY]
+    queries = [article.title for article in articles] + [TRICKY, "کتاب‌های می‌شود نمی شوند اعلام دنیا متر الله لا"]
+    found = 0
+    for text in texts:
+        for query in queries:
+            spans = term_spans(text, tokens(query))
+            assert spans == _spans_normalizing_every_word(text, tokens(query))
+            found += len(spans)
+    assert found > 100
+
+
+WORD_PIECES = list("ابپتجچدرسشعکگلمنوهیيكةۀأؤئءآـَُِّ\u200c٠١٩۰۴9.،:«»()-") + ["ﷲ", "ﻻ", "ﮐ", "İ", "Σ", "A", "می", "ها"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORD_PIECES), min_size=1, max_size=8).map("".join), min_size=1, max_size=12),
+       st.lists(st.integers(min_value=0, max_value=11), max_size=4))
+def test_highlight_shortcut_agrees_on_random_words(words, picks):
+    text = " ".join(words)
+    terms = tokens(" ".join(words[i % len(words)] for i in picks)) + tokens(words[0] + words[-1])
+    assert term_spans(text, terms) == _spans_normalizing_every_word(text, terms)
 
 
 def _write_small_version(index_dir: Path) -> Path:
