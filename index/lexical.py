@@ -155,7 +155,9 @@ class LexicalIndex:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        self.passages = db.execute("SELECT count(*) FROM lex.lexical").fetchone()[0]
+        # the count written with the table (checked against the rows when the version was opened): counting
+        # FTS5 rows reads the whole table, on every new thread's connection
+        self.passages = int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'passages'").fetchone()[0])
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """FTS5's BM25 IDF of each term: log((N - n + 0.5) / (n + 0.5)), at least 1e-6; 0 for an unknown term."""

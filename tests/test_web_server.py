@@ -1,0 +1,107 @@
+"""The production server: gunicorn with the repository's gunicorn.conf.py (preloaded app, forked workers,
+their hooks) serving the sample index as the README's first command does, answering in parallel and
+stopping cleanly."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+pytestmark = pytest.mark.skipif(not GUNICORN.is_file(), reason=f"gunicorn not installed beside {sys.executable}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    env = {**os.environ, "KAVOSH_INDEX": str(sample_index), "KAVOSH_HOST": "127.0.0.1", "KAVOSH_PORT": str(port)}
+    with open(log, "w") as handle:
+        process = subprocess.Popen([str(GUNICORN), "web.app:create_app()"], cwd=ROOT, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=handle)
+    deadline = time.monotonic() + 180
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if _get(port, "/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"gunicorn did not answer /healthz in 180 s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield process, port, log
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_gunicorn_serves_the_sample_index_with_two_workers(server):
+    process, port, _ = server
+    assert len(_children(process.pid)) == 2
+    status, headers, body = _get(port, "/api/search?q=" + quote("آلودگی هوا و تعطیلی مدارس") + "&k=3")
+    assert status == 200
+    assert "default-src" in headers["Content-Security-Policy"]
+    results = json.loads(body)["results"]
+    assert results[0]["article_id"] == "fa-014"
+    status, _, body = _get(port, "/?q=" + quote("oil exports from Jask"))
+    assert status == 200 and "صادرات نفت از پایانه جاسک" in body.decode()
+
+
+def test_gunicorn_answers_parallel_searches_without_errors(server):
+    _, port, _ = server
+    queries = ["تورم سالانه", "Lake Urmia", "کتاب تهران", "taxi", "کشتی آزاد", "snow Chalus", "دلار", "diabetes"] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda q: _get(port, "/api/search?q=" + quote(q) + "&k=5"), queries))
+    assert [status for status, _, _ in answers] == [200] * len(queries)
+    assert all(json.loads(body)["results"] for _, _, body in answers)
+
+
+def test_gunicorn_stops_cleanly_on_sigterm(server):
+    process, _, log = server
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    text = log.read_text()
+    assert "Traceback" not in text and "Shutting down: Master" in text
