@@ -1,5 +1,8 @@
 """A running server follows the live index: new versions are served without a restart, requests keep the
 version they started with, and a damaged new version never replaces a good one."""
+import gc
+import threading
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,3 +51,24 @@ def test_a_damaged_new_version_keeps_the_last_good_one(live, embedder, caplog) -
     assert engine.get().version.path == good
     assert "not switching" in caplog.text and "vectors.faiss" in caplog.text
     assert engine.get().search("news", k=1).results
+
+
+def test_a_replaced_version_is_freed_without_the_garbage_collector(live, embedder) -> None:
+    """The server freezes its objects out of the cyclic GC (gunicorn.conf.py), so an engine left behind by an
+    update must be freed by reference counting alone, even after serving from several threads."""
+    index_dir, engine = live
+    old = engine.get()
+    worker = threading.Thread(target=lambda: old.search("news", k=3))
+    worker.start()
+    worker.join()
+    old.search("اخبار", k=3)
+    freed = [weakref.ref(old), weakref.ref(old.version)]
+    gc.disable()
+    try:
+        with index_lock(index_dir):
+            update_index(index_dir, embedder, read_articles([SAMPLE])[6:7], [])
+        assert engine.get().version.path != old.version.path
+        del old, worker
+        assert [ref() is None for ref in freed] == [True, True]
+    finally:
+        gc.enable()
