@@ -80,8 +80,14 @@ def stop_words() -> frozenset[str]:
 
 def tokens(text: str) -> list[str]:
     """The terms BM25 indexes for ``text``, in order (stop words removed, repeats kept)."""
+    return normalized_tokens(normalize(text))
+
+
+def normalized_tokens(normalized: str) -> list[str]:
+    """:func:`tokens` of text already passed through :func:`index.persian.normalize` (a query the engine
+    has normalized once for both the model and BM25)."""
     stop = stop_words()
-    return [token for token in _raw_tokens(text) if token not in stop]
+    return [token for token in _TOKEN.findall(normalized.replace(ZWNJ, "").lower()) if token not in stop]
 
 
 def script(text: str) -> str:

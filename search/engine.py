@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
-from index.lexical import LexicalIndex, term_spans, token_script, tokens
+from index.lexical import LexicalIndex, normalized_tokens, term_spans, token_script
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from settings import Settings
@@ -89,9 +89,6 @@ class Result:
     highlight_kind: str = "terms"
     duplicates: list[str] = field(default_factory=list)
     more_passages: list[PassageMatch] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -201,9 +198,8 @@ class SearchEngine:
         and drop undated ones. ``article_passages`` adds each article's other matching passages.
         Raises ValueError for an empty or too long query or a bad parameter."""
         started = time.perf_counter()
-        normalized = self._check(query, k, offset, method, category, date_from, date_to)
+        normalized, terms = self._understand(query, k, offset, method, category, date_from, date_to)
         allowed = self._filter_sql(category, date_from, date_to)
-        terms = list(dict.fromkeys(tokens(query)))
         scores = self._score(normalized, terms, method, allowed)
         ranked = self._rank(scores)
         page = ranked[offset:offset + k]
@@ -214,8 +210,8 @@ class SearchEngine:
     def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
         ``k`` best articles. The evaluation uses it to score thousands of queries quickly."""
-        normalized = self._check(query, k, 0, method, None, None, None)
-        ranked = self._rank(self._score(normalized, list(dict.fromkeys(tokens(query))), method, None))
+        normalized, terms = self._understand(query, k, 0, method, None, None, None)
+        ranked = self._rank(self._score(normalized, terms, method, None))
         return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
 
     def categories(self) -> list[str]:
@@ -233,8 +229,9 @@ class SearchEngine:
     # ------------------------------------------------------------------ steps
 
     @staticmethod
-    def _check(query: str, k: int, offset: int, method: str, category: str | None,
-               date_from: str | None, date_to: str | None) -> str:
+    def _understand(query: str, k: int, offset: int, method: str, category: str | None,
+                    date_from: str | None, date_to: str | None) -> tuple[str, list[str]]:
+        """The query normalized (for the model) and its distinct BM25 terms; ValueError for a bad request."""
         if not isinstance(query, str):
             raise ValueError("the query must be text")
         if len(query) > MAX_QUERY_CHARS:
@@ -259,7 +256,7 @@ class SearchEngine:
                     raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
         if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
             raise ValueError(f"date_from {date_from} is after date_to {date_to}")
-        return normalized
+        return normalized, list(dict.fromkeys(normalized_tokens(normalized)))
 
     @staticmethod
     def _filter_sql(category: str | None, date_from: str | None, date_to: str | None) -> tuple[str, list] | None:
@@ -280,7 +277,7 @@ class SearchEngine:
                 + " AND ".join(conditions), params)
 
     def _query_vector(self, normalized: str) -> np.ndarray:
-        vector = self._query_vectors.get_many([normalized]).get(normalized)
+        vector = self._query_vectors.get(normalized)
         if vector is None:
             vector = self.embedder.embed_queries([normalized])
             self._query_vectors.put_many({normalized: vector})
@@ -389,9 +386,8 @@ class SearchEngine:
             self._articles = (list(position), article_of, group_of)
         return self._articles
 
-    def _passage_rows(self, passage_ids: list[int], brief: bool = False) -> dict[int, Any]:
-        columns = ("p.id, p.article_id, a.duplicate_of" if brief else
-                   "p.id, p.article_id, a.duplicate_of, p.position, p.start, p.end, p.text, a.title, a.link, a.cat, a.date")
+    def _passage_rows(self, passage_ids: list[int]) -> dict[int, Any]:
+        columns = "p.id, p.position, p.start, p.end, p.text, a.title, a.link, a.cat, a.date"
         found: dict[int, Any] = {}
         for start in range(0, len(passage_ids), 900):  # SQLite's limit on bound parameters
             chunk = passage_ids[start:start + 900]
@@ -460,12 +456,12 @@ class VectorCache:
         self._items: OrderedDict[Any, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_many(self, keys: list[Any]) -> dict[Any, np.ndarray]:
+    def get(self, key: Any) -> np.ndarray | None:
         with self._lock:
-            found = {key: self._items[key] for key in keys if key in self._items}
-            for key in found:
+            vector = self._items.get(key)
+            if vector is not None:
                 self._items.move_to_end(key)
-        return found
+        return vector
 
     def put_many(self, items: dict[Any, np.ndarray]) -> None:
         with self._lock:

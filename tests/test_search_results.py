@@ -2,6 +2,7 @@
 highlights on the original characters, category and date filters, pagination, parameter checks."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_pagination_continues_the_same_ranking(sample_engine, method):
 def test_results_carry_the_article_record(sample_engine):
     result = sample_engine.search("oil exports from the Jask terminal", k=1).results[0]
     assert result.article_id == "fa-004" and result.cat == "economy" and result.date == "2026-07-20"
-    assert result.to_dict()["highlights"] == result.highlights
+    assert asdict(result)["highlights"] == result.highlights
 
 
 @pytest.mark.parametrize("kwargs, message", [
