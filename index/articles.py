@@ -135,7 +135,8 @@ def _read_path(path: Path, report: IngestReport) -> Iterator[Article]:
 
 
 def _text_file_record(text: str, path: Path) -> dict[str, Any]:
-    lines = text.strip().split("\n")
+    """First line the title (a leading # dropped), the rest the text; Windows and old Mac line ends read as \\n."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
     title = lines[0].lstrip("#").strip() if lines else ""
     return {"title": title, "text": "\n".join(lines[1:]), "_hash_salt": path.name}
 

@@ -45,6 +45,12 @@ def test_json_lines_and_csv_and_text_folder(tmp_path: Path) -> None:
     assert len(text_article.id) == 16  # content hash: no link or explicit id
 
 
+def test_text_files_with_windows_line_ends_read_like_unix_ones(tmp_path: Path) -> None:
+    (tmp_path / "w.txt").write_bytes("# عنوان\r\nخط یک\r\nخط دو\r\n".encode())
+    (article,) = read_articles([tmp_path])
+    assert article.title == "عنوان" and article.text == "خط یک\nخط دو"
+
+
 def test_content_hash_id_is_stable(tmp_path: Path) -> None:
     (tmp_path / "n.txt").write_text("Title\nBody\n")
     assert read_articles([tmp_path])[0].id == read_articles([tmp_path])[0].id
