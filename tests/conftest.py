@@ -40,8 +40,9 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 
 
 @pytest.fixture(scope="session")
-def search_engine(sample_index: Path):
-    """The search engine over the sample index, opened once per session (as the web app's LiveEngine opens it)."""
+def search_engine(sample_index: Path, embedder: Embedder):
+    """The search engine over the sample index, opened once per session with the session's model."""
+    from index.store import open_index
     from search.engine import SearchEngine
 
-    return SearchEngine.open(sample_index, Settings.from_env())
+    return SearchEngine(open_index(sample_index), embedder)

@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 
 from index.lexical import token_script
-from index.store import open_index
 from search.engine import DEFAULT_FUSION, Fusion, SearchEngine
 
 SAMPLE_QUERIES = Path(__file__).resolve().parents[1] / "data" / "sample" / "queries.txt"
-
-
-@pytest.fixture(scope="module")
-def engine(sample_index: Path, embedder) -> SearchEngine:
-    return SearchEngine(open_index(sample_index), embedder)
 
 
 def _queries() -> list[tuple[str, str]]:
@@ -44,24 +38,24 @@ def test_lexical_evidence_counts_by_the_share_of_the_query_matched():
     assert fused[2] > fused[0] > fused[1]  # a full match overrules a close dense lead, a weak one does not
 
 
-def test_english_query_over_persian_text_ranks_as_dense(engine):
+def test_english_query_over_persian_text_ranks_as_dense(search_engine):
     for query in ("oil exports from the Jask terminal", "dust storm closes government offices in Ahvaz",
                   "Which film won best film at the Fajr film festival?"):
-        persian_dense = [a for a, _ in engine.ranked_articles(query, 24, method="dense") if a.startswith("fa-")]
-        persian_hybrid = [a for a, _ in engine.ranked_articles(query, 24, method="hybrid") if a.startswith("fa-")]
+        persian_dense = [a for a, _ in search_engine.ranked_articles(query, 24, method="dense") if a.startswith("fa-")]
+        persian_hybrid = [a for a, _ in search_engine.ranked_articles(query, 24, method="hybrid") if a.startswith("fa-")]
         assert persian_hybrid == persian_dense
 
 
 @pytest.mark.parametrize("query, expected", _queries())
-def test_hybrid_never_ranks_the_answer_below_dense(engine, query, expected):
+def test_hybrid_never_ranks_the_answer_below_dense(search_engine, query, expected):
     if token_script(query[0]) == "arabic" and expected.startswith("en-"):
         # a Persian query for an English article: Persian articles sharing the query's words are
         # rightly lifted by them, so the English answer may move down a place; no promise here
         pytest.skip("Persian query, English answer")
-    assert _rank_of(engine, query, expected, "hybrid") <= _rank_of(engine, query, expected, "dense")
+    assert _rank_of(search_engine, query, expected, "hybrid") <= _rank_of(search_engine, query, expected, "dense")
 
 
-def test_persian_keyboard_title_finds_arabic_letter_text(engine):
+def test_persian_keyboard_title_finds_arabic_letter_text(search_engine):
     # fa-010 is stored with Arabic ي ك ("نسخه خطي كهني از گلستان سعدي"); the query is typed on a Persian keyboard
-    assert engine.ranked_articles("نسخه خطی کهنی از گلستان سعدی", 1, method="lexical")[0][0] == "fa-010"
-    assert engine.ranked_articles("نسخه خطی کهنی از گلستان سعدی", 1, method="hybrid")[0][0] == "fa-010"
+    assert search_engine.ranked_articles("نسخه خطی کهنی از گلستان سعدی", 1, method="lexical")[0][0] == "fa-010"
+    assert search_engine.ranked_articles("نسخه خطی کهنی از گلستان سعدی", 1, method="hybrid")[0][0] == "fa-010"

@@ -58,7 +58,7 @@ def test_a_replaced_version_is_freed_without_the_garbage_collector(live, embedde
     update must be freed by reference counting alone, even after serving from several threads."""
     index_dir, engine = live
     old = engine.get()
-    worker = threading.Thread(target=lambda: old.search("news", k=3))
+    worker = threading.Thread(target=old.search, args=("news",), kwargs={"k": 3})
     worker.start()
     worker.join()
     old.search("اخبار", k=3)

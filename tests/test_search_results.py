@@ -3,7 +3,6 @@ highlights on the original characters, category and date filters, pagination, pa
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
@@ -47,11 +46,6 @@ def small_engine(tmp_path_factory, embedder) -> SearchEngine:
     with index_lock(index_dir):
         build_index(ARTICLES, index_dir, embedder, Chunking(max_tokens=48, overlap_tokens=0))
     return SearchEngine(open_index(index_dir), embedder)
-
-
-@pytest.fixture(scope="module")
-def sample_engine(sample_index: Path, embedder) -> SearchEngine:
-    return SearchEngine(open_index(sample_index), embedder)
 
 
 def test_one_result_per_article_by_default(small_engine):
@@ -127,21 +121,21 @@ def test_categories_lists_distinct_non_empty_categories(small_engine):
 
 
 @pytest.mark.parametrize("method", ["hybrid", "dense", "lexical"])
-def test_pagination_continues_the_same_ranking(sample_engine, method):
+def test_pagination_continues_the_same_ranking(search_engine, method):
     query = "تهران"
-    whole = sample_engine.search(query, k=8, method=method)
-    pages = [sample_engine.search(query, k=3, offset=offset, method=method) for offset in (0, 3, 6)]
+    whole = search_engine.search(query, k=8, method=method)
+    pages = [search_engine.search(query, k=3, offset=offset, method=method) for offset in (0, 3, 6)]
     paged = [r for page in pages for r in page.results][:8]
     expected = min(8, whole.total)
     assert expected >= 5 and len(whole.results) == expected  # lexical matches only the articles naming Tehran
     assert [r.article_id for r in paged] == [r.article_id for r in whole.results]
     assert [r.rank for r in paged] == list(range(1, expected + 1))
     assert {page.total for page in pages} == {whole.total}
-    assert sample_engine.search(query, k=5, offset=whole.total, method=method).results == []
+    assert search_engine.search(query, k=5, offset=whole.total, method=method).results == []
 
 
-def test_results_carry_the_article_record(sample_engine):
-    result = sample_engine.search("oil exports from the Jask terminal", k=1).results[0]
+def test_results_carry_the_article_record(search_engine):
+    result = search_engine.search("oil exports from the Jask terminal", k=1).results[0]
     assert result.article_id == "fa-004" and result.cat == "economy" and result.date == "2026-07-20"
     assert asdict(result)["highlights"] == result.highlights
 
@@ -154,14 +148,14 @@ def test_results_carry_the_article_record(sample_engine):
     ({"date_from": "1403-01-01x"}, "date_from must be an ISO date"),
     ({"date_from": "2024-05-01", "date_to": "2024-01-01"}, "is after"),
 ])
-def test_bad_parameters_are_refused_clearly(sample_engine, kwargs, message):
+def test_bad_parameters_are_refused_clearly(search_engine, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        sample_engine.search("تهران", **kwargs)
+        search_engine.search("تهران", **kwargs)
 
 
-def test_empty_query_is_refused(sample_engine):
+def test_empty_query_is_refused(search_engine):
     with pytest.raises(ValueError, match="empty"):
-        sample_engine.search("   \u200c ")
+        search_engine.search("   \u200c ")
 
 
 @pytest.mark.parametrize(

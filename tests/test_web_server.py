@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.load_web import free_port, process_tree, start_gunicorn, wait_ready
+
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 pytestmark = pytest.mark.skipif(not GUNICORN.is_file(), reason=f"gunicorn not installed beside {sys.executable}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -39,48 +30,25 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
         conn.close()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 @pytest.fixture(scope="module")
 def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory):
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "server.log"
-    env = {**os.environ, "KAVOSH_INDEX": str(sample_index), "KAVOSH_HOST": "127.0.0.1", "KAVOSH_PORT": str(port)}
-    with open(log, "w") as handle:
-        process = subprocess.Popen([str(GUNICORN), "web.app:create_app()"], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=handle)
-    deadline = time.monotonic() + 180
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if _get(port, "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
+    process = start_gunicorn(sample_index, port, {}, log)
+    try:
+        wait_ready("127.0.0.1", port, process, log, seconds=180)
+        yield process, port, log
+    except SystemExit as exc:  # how the benchmark's helper reports a server that never became ready
+        pytest.fail(f"{exc}\n{log.read_text()[-3000:]}")
+    finally:
+        if process.poll() is None:
             process.kill()
-            pytest.fail(f"gunicorn did not answer /healthz in 180 s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield process, port, log
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+            process.wait()
 
 
 def test_gunicorn_serves_the_sample_index_with_two_workers(server):
     process, port, _ = server
-    assert len(_children(process.pid)) == 2
+    assert len(process_tree(process.pid)) == 3  # the master and two workers
     status, headers, body = _get(port, "/api/search?q=" + quote("آلودگی هوا و تعطیلی مدارس") + "&k=3")
     assert status == 200
     assert "default-src" in headers["Content-Security-Policy"]
