@@ -7,6 +7,7 @@ import http.client
 import json
 import signal
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
@@ -48,6 +49,9 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_gunicorn_serves_the_sample_index_with_two_workers(server):
     process, port, _ = server
+    deadline = time.monotonic() + 30  # gunicorn forks its workers a moment apart; the first may answer alone
+    while len(process_tree(process.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(process_tree(process.pid)) == 3  # the master and two workers
     status, headers, body = _get(port, "/api/search?q=" + quote("آلودگی هوا و تعطیلی مدارس") + "&k=3")
     assert status == 200
