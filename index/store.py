@@ -138,7 +138,7 @@ def remove_leftovers(index_dir: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     for link in index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
-    live = _live_path(index_dir)
+    live = live_path(index_dir)
     finished = sorted((p for p in versions.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
     for path in finished[:-KEEP_VERSIONS]:
         if path != live:
@@ -278,7 +278,8 @@ def _switch(index_dir: Path, version: Path) -> None:
     _fsync_dir(index_dir)
 
 
-def _live_path(index_dir: Path) -> Path | None:
+def live_path(index_dir: Path) -> Path | None:
+    """The version folder ``index_dir/current`` points at, or None when there is no live version."""
     current = index_dir / "current"
     return current.resolve() if current.is_symlink() else None
 
@@ -305,10 +306,10 @@ class IndexVersion:
 
 def open_index(index_dir: Path) -> IndexVersion:
     """Open the live version of ``index_dir``, or raise :class:`IndexUnavailable` saying why."""
-    current = index_dir / "current"
-    if not current.is_symlink():
+    live = live_path(index_dir)
+    if live is None:
         raise IndexMissing(f"no index in {index_dir}: build one with `python -m index.rebuild SOURCE --index {index_dir}`")
-    return open_version(current.resolve())
+    return open_version(live)
 
 
 def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
@@ -348,7 +349,7 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         try:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
             passage_ids = np.array([row[0] for row in db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
-            lexical_problem = check_lexical(db, "lex", len(passage_ids))
+            lexical_problem = check_lexical(db, len(passage_ids))
             sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
         finally:
             db.close()

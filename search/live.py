@@ -9,18 +9,17 @@ damaged new version is reported and the last good one keeps serving.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
-from index.store import IndexUnavailable, open_version
+from index.store import IndexUnavailable, live_path, open_version
 from search.engine import SearchEngine
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHECK_SECONDS = 1.0  # how often a request may look at the `current` link (one readlink call)
+CHECK_SECONDS = 1.0  # how often a request may look at where the `current` link points
 
 
 class LiveEngine:
@@ -30,9 +29,8 @@ class LiveEngine:
         self.index_dir = index_dir
         self.check_seconds = check_seconds
         self._engine = SearchEngine.open(index_dir, settings)
-        self._target = self._engine.version.path.name
         self._checked_at = time.monotonic()
-        self._refused: str | None = None
+        self._refused: Path | None = None  # a damaged version already reported
         self._lock = threading.Lock()
 
     def get(self) -> SearchEngine:
@@ -46,19 +44,18 @@ class LiveEngine:
         return self._engine
 
     def _follow(self) -> None:
-        try:
-            target = Path(os.readlink(self.index_dir / "current")).name
-        except OSError as exc:
-            log.error("cannot read %s/current (%s); still serving version %s", self.index_dir, exc, self._target)
+        serving = self._engine.version.path
+        target = live_path(self.index_dir)
+        if target is None:
+            log.error("%s/current is missing; still serving version %s", self.index_dir, serving.name)
             return
-        if target in (self._target, self._refused):
+        if target in (serving, self._refused):
             return
         try:
-            version = open_version(self.index_dir / "versions" / target)
-            engine = SearchEngine(version, self._engine.embedder, self._engine.fusion)
+            engine = SearchEngine(open_version(target), self._engine.embedder, self._engine.fusion)
         except IndexUnavailable as exc:
-            log.error("not switching to index version %s: %s; still serving %s", target, exc, self._target)
+            log.error("not switching to index version %s: %s; still serving %s", target.name, exc, serving.name)
             self._refused = target
             return
-        log.info("now serving index version %s (was %s)", target, self._target)
-        self._engine, self._target, self._refused = engine, target, None
+        log.info("now serving index version %s (was %s)", target.name, serving.name)
+        self._engine, self._refused = engine, None
