@@ -42,22 +42,19 @@ def pre_fork(server, worker):
 
 def post_fork(server, worker):
     """Per-worker thread pools, set before the worker runs any model code."""
+    import faiss
     import torch
 
     torch.set_num_threads(torch_threads)
-    try:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-    except ImportError:
-        pass
+    faiss.omp_set_num_threads(1)
 
 
 def post_worker_init(worker):
     """One warm-up query per worker so that the first user does not pay for lazy initialisation."""
-    app = worker.wsgi
-    holder = getattr(app, "extensions", {}).get("kavosh")
-    if holder is not None and holder.engine is not None:
+    from web.app import engine_holder
+
+    holder = engine_holder(worker.wsgi)
+    if holder.engine is not None:
         try:
             holder.engine.search("warm up", k=1)
         except Exception as exc:  # a warm-up failure must not stop the worker; requests will report it

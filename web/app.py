@@ -123,11 +123,9 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> Flask:
         TESTING=False,
         PROPAGATE_EXCEPTIONS=False,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        KAVOSH_SETTINGS=settings,
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    app.debug = False
     app.extensions["kavosh"] = EngineHolder(settings, engine)
 
     from web.api import api
