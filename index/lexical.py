@@ -47,12 +47,12 @@ CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
 # query's best possible score can be computed.
 
 
-def _fold(text: str) -> str:
-    return normalize(text).replace(ZWNJ, "").lower()
+def _terms_of_normalized(normalized: str) -> list[str]:
+    return _TOKEN.findall(normalized.replace(ZWNJ, "").lower())
 
 
 def _raw_tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_fold(text))
+    return _terms_of_normalized(normalize(text))
 
 
 # English function words: the engine is Persian-first, but English articles and queries are indexed too,
@@ -87,7 +87,7 @@ def normalized_tokens(normalized: str) -> list[str]:
     """:func:`tokens` of text already passed through :func:`index.persian.normalize` (a query the engine
     has normalized once for both the model and BM25)."""
     stop = stop_words()
-    return [token for token in _TOKEN.findall(normalized.replace(ZWNJ, "").lower()) if token not in stop]
+    return [token for token in _terms_of_normalized(normalized) if token not in stop]
 
 
 def script(text: str) -> str:
@@ -135,11 +135,11 @@ def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
     return count
 
 
-def check_lexical(db: sqlite3.Connection, schema: str, passages: int) -> str | None:
-    """What is wrong with the attached lexical database ``schema``, or None when it fits the version."""
+def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
+    """What is wrong with the lexical database attached as ``lex``, or None when it fits the version."""
     try:
-        info = dict(db.execute(f"SELECT key, value FROM {schema}.lexical_info"))
-        rows = db.execute(f"SELECT count(*) FROM {schema}.lexical").fetchone()[0]
+        info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
+        rows = db.execute("SELECT count(*) FROM lex.lexical").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         return f"the lexical index is damaged ({exc})"
     if info.get("format") != str(LEXICAL_FORMAT):
@@ -262,7 +262,7 @@ def term_spans(text: str, terms: Iterable[str]) -> list[list[int]]:
         found = _word_terms(word)
         # a pair is normalized (slow, and rarely cached) only when its first word could begin a wanted term
         if len(found) == 1 and found[0] in beginnings and found[0] not in wanted \
-                and i + 1 < len(words) and text[end:words[i + 1][0]].strip(" \u200c") == "":
+                and i + 1 < len(words) and text[end:words[i + 1][0]].strip(" " + ZWNJ) == "":
             pair_end = words[i + 1][1]
             pair = _word_terms(text[start:pair_end])
             if len(pair) == 1 and pair[0] in wanted:
@@ -284,7 +284,7 @@ def _strip_punctuation(text: str, start: int, end: int) -> list[int]:
 
 def _trim(text: str, start: int, end: int, word: str, found: tuple[str, ...], wanted: set[str]) -> list[list[int]]:
     """Spans of the matching letters inside one whitespace-separated word (leaving punctuation out)."""
-    pieces = [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+(?:[\u200c][^\W_]+)*", word)]
+    pieces = [(m.start(), m.end()) for m in re.finditer(rf"[^\W_]+(?:{ZWNJ}[^\W_]+)*", word)]
     out = []
     for s, e in pieces:
         if any(term in wanted for term in _word_terms(word[s:e])):

@@ -109,8 +109,8 @@ def build_index(
     vectors, sentence_vectors = embed(passages, {article.id: article for article in articles}, embedder, progress)
     embedded = time.perf_counter()
     crash_point("after-embedding")
-    build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
-    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info)
+    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name,
+                            _build_info(chunking, embedder))
     return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
                        time.perf_counter() - embedded)
 
@@ -189,11 +189,15 @@ def update_index(
             passages.extend(old_passages)
             blocks.append(old_vectors)
             sentence_blocks.append(old_sentence_vectors)
-    build_info = {"chunking": asdict(chunking), "bf16": embedder.bf16}
     version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
-                            np.concatenate(sentence_blocks), embedder.name, build_info)
+                            np.concatenate(sentence_blocks), embedder.name, _build_info(chunking, embedder))
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))
+
+
+def _build_info(chunking: Chunking, embedder: Embedder) -> dict:
+    """How the vectors were made, recorded in the manifest."""
+    return {"chunking": asdict(chunking), "bf16": embedder.bf16}
 
 
 def _rows_by_article(passages: Sequence[Passage]) -> dict[str, list[int]]:

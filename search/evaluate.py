@@ -9,8 +9,8 @@ was the first choice, but it pulls numpy 2 and numba, while hazm 0.10 pins numpy
 
 Built indexes are cached (``--cache``, default ``~/.cache/kavosh/eval``) in a folder keyed by the task,
 the model, the chunking and a fingerprint of the indexed articles, so re-running with other search
-settings never re-embeds. When only the index format changed (for instance the lexical data), the
-cached version is rewritten from its stored vectors instead of being embedded again.
+settings never re-embeds. A cached index that no longer opens (damaged, or written in an older format)
+is built again.
 
 Tasks:
 
