@@ -20,6 +20,7 @@ from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
 from index.persian import normalize
 from index.store import (
+    IndexVersion,
     content_hash,
     crash_point,
     open_index,
@@ -136,10 +137,12 @@ def update_index(
     upserts: Sequence[Article] = (),
     deletions: Sequence[str] = (),
     progress: bool = False,
+    live: IndexVersion | None = None,
 ) -> UpdateResult:
     """Add, replace and delete articles in the live index, embedding only articles whose title or text
-    changed; everything else keeps its passages and vectors. Call under ``index_lock``."""
-    live = open_index(index_dir)
+    changed; everything else keeps its passages and vectors. Call under ``index_lock``; ``live`` is the
+    live version when the caller has already opened it."""
+    live = live or open_index(index_dir)
     require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
     stored = stored_articles(live)

@@ -35,13 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 def update(args: argparse.Namespace, settings: Settings) -> int:
     with index_lock(args.index), logging_redirect_tqdm():
         remove_leftovers(args.index)
-        model = open_index(args.index).manifest["model"]
+        live = open_index(args.index)
         report = IngestReport()
         articles = read_articles(args.sources, report)
         if args.sources and not articles and not args.delete:
             return nothing_read(report)
-        embedder = Embedder(model, settings.model_cache, settings.bf16)
-        result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet)
+        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16)
+        result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live)
     if args.sources:
         print(report.summary(indexed=len(articles)))
     print(
