@@ -109,16 +109,12 @@ def parse_search(source: Mapping[str, Any], categories: Iterable[str], methods: 
         unknown = sorted(set(source) - set(FIELDS))
         if unknown:
             raise BadParameter(f"unknown field(s) {', '.join(map(_show, unknown))}; accepted fields: {', '.join(FIELDS)}")
-    date_from = check_date("date_from", source.get("date_from"))
-    date_to = check_date("date_to", source.get("date_to"))
-    if date_from and date_to and date_from > date_to:
-        raise BadParameter(f"date_from {date_from} is after date_to {date_to}")
-    return SearchParams(
+    return SearchParams(  # date_from after date_to is refused by the engine itself
         q=check_query(source.get("q")),
         k=check_int("k", source.get("k"), 1, MAX_K, DEFAULT_K),
         offset=check_int("offset", source.get("offset"), 0, MAX_OFFSET, 0),
         cat=check_category(source.get("cat"), categories),
-        date_from=date_from,
-        date_to=date_to,
+        date_from=check_date("date_from", source.get("date_from")),
+        date_to=check_date("date_to", source.get("date_to")),
         method=check_method(source.get("method"), methods),
     )
