@@ -112,7 +112,7 @@ def concurrent_clients(host: str, port: int, queries: list[str], clients: int, r
     latencies: list[float] = []
     errors = [0]
 
-    def work(worker: int) -> None:
+    def work() -> None:
         client = Client(host, port, k)
         while True:
             with lock:
@@ -124,7 +124,7 @@ def concurrent_clients(host: str, port: int, queries: list[str], clients: int, r
                 latencies.append(elapsed)
                 errors[0] += not ok
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=work) for _ in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -198,8 +198,8 @@ def wait_ready(host: str, port: int, server: subprocess.Popen | None, log: Path 
     raise SystemExit(f"the server at {host}:{port} did not become ready in {seconds:.0f} s")
 
 
-def embedding_latency(queries: list[str], index: Path | None) -> list[dict]:
-    """Median single-query embedding time for torch threads 1/2 and bf16 autocast on/off."""
+def embedding_latency(queries: list[str]) -> list[dict]:
+    """Median single-query embedding time for torch threads 1/2 and bf16 weights on/off."""
     import torch
 
     from index.embedder import Embedder
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
     if args.embedding:
-        report["embedding"] = embedding_latency(queries, args.index)
+        report["embedding"] = embedding_latency(queries)
     text = json.dumps(report, indent=2, ensure_ascii=False, default=lambda v: round(v, 2))
     print(text)
     if args.json:

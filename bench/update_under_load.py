@@ -14,7 +14,6 @@ import argparse
 import http.client
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,10 +25,9 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load_web import free_port, load_queries, start_gunicorn, variant, wait_ready  # noqa: E402
-from index.store import DATABASE, open_index  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench.load_web import ROOT, free_port, load_queries, start_gunicorn, variant, wait_ready  # noqa: E402
+from index.articles import Article  # noqa: E402
+from index.store import open_index, stored_articles  # noqa: E402
 
 
 def copy_live_version(index: Path, target: Path) -> None:
@@ -39,17 +37,16 @@ def copy_live_version(index: Path, target: Path) -> None:
     (target / "current").symlink_to(Path("versions") / live.name)
 
 
-def plan_changes(index: Path, count: int, folder: Path) -> tuple[Path, list[str], list[str]]:
+def plan_changes(articles: list[Article], count: int, folder: Path) -> tuple[Path, list[str], list[str]]:
     """A file of ``count`` new articles (copies of existing ones under new ids) and ``count`` ids to delete."""
-    db = sqlite3.connect(open_index(index).path / DATABASE)
-    rows = db.execute("SELECT id, title, text, cat FROM articles ORDER BY rowid").fetchall()
-    deleted = [row[0] for row in rows[:count]]
+    deleted = [article.id for article in articles[:count]]
     added = []
     with open(folder / "added.jsonl", "w", encoding="utf-8") as handle:
-        for article_id, title, text, cat in rows[count:2 * count]:
-            new_id = f"{article_id}#republished"
+        for article in articles[count:2 * count]:
+            new_id = f"{article.id}#republished"
             added.append(new_id)
-            handle.write(json.dumps({"id": new_id, "title": title, "text": text, "cat": cat}, ensure_ascii=False) + "\n")
+            record = {"id": new_id, "title": article.title, "text": article.text, "cat": article.cat}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return folder / "added.jsonl", deleted, added
 
 
@@ -64,14 +61,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kavosh-update-load-"))
     index = work / "index"
     copy_live_version(args.index, index)
-    added_file, deleted, added = plan_changes(index, args.changes, work)
-    old_version = open_index(index).manifest["version"]
+    live = open_index(index)
+    articles = list(stored_articles(live).values())
+    added_file, deleted, added = plan_changes(articles, args.changes, work)
+    old_version = live.manifest["version"]
     queries = load_queries(ROOT / "bench" / "queries.txt", ROOT.parent / "shared" / "data")
     # queries that name the changed articles, so that both kinds of response are really exercised
-    db = sqlite3.connect(open_index(index).path / DATABASE)
-    titles = [row[0] for row in db.execute(
-        f"SELECT title FROM articles WHERE id IN ({','.join('?' * len(deleted))})", deleted) if row[0]]
-    queries = titles + queries
+    queries = [article.title for article in articles[:args.changes] if article.title] + queries
 
     port = free_port()
     log = work / "gunicorn.log"
