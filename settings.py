@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 PROJECT_ROOT = Path(__file__).resolve().parent
+_CORES = os.cpu_count() or 2
 
 
 def _cache_home() -> Path:
@@ -23,10 +24,16 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
+    # gunicorn (gunicorn.conf.py; why these defaults: docs/design.md)
+    workers: int = min(2, _CORES)
+    threads: int = 2
+    torch_threads: int = max(1, _CORES // min(2, _CORES))  # the cores shared among the workers
+    access_log: str | None = None  # a file, or "-" for standard output; none by default
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
-        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16."""
+        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
+        KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS and KAVOSH_ACCESS_LOG."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = env.get("KAVOSH_PORT", str(defaults.port))
@@ -35,6 +42,7 @@ class Settings:
         bf16 = env.get("KAVOSH_BF16", defaults.bf16).lower()
         if bf16 not in {"auto", "on", "off"}:
             raise ValueError(f"KAVOSH_BF16 must be auto, on or off, not {bf16!r}")
+        workers = _positive_int(env, "KAVOSH_WORKERS", defaults.workers)
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -42,4 +50,15 @@ class Settings:
             host=env.get("KAVOSH_HOST", defaults.host),
             port=int(port),
             bf16=bf16,
+            workers=workers,
+            threads=_positive_int(env, "KAVOSH_THREADS", defaults.threads),
+            torch_threads=_positive_int(env, "KAVOSH_TORCH_THREADS", max(1, _CORES // workers)),
+            access_log=env.get("KAVOSH_ACCESS_LOG") or None,
         )
+
+
+def _positive_int(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int:
+    value = env.get(name, str(default)).strip()
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
