@@ -1,23 +1,6 @@
 """Lexical retrieval: BM25 over hazm-normalized tokens, kept in an SQLite FTS5 table beside the vectors.
 
-Backend choice. The index already keeps its records in SQLite, and SQLite (3.40 here, built with
-FTS5) ranks with Okapi BM25 (``bm25()``, k1 = 1.2, b = 0.75) out of the box, so the lexical index is
-one more SQLite file in the version folder (``lexical.sqlite``): written and verified with the rest of
-the version, listed in the manifest so its size and checksum are checked, read through the same
-per-thread read-only connection (attached as ``lex``) and joinable with the article table for the
-category / date filters. Nothing is loaded into memory and no new dependency is needed. ``bm25s``
-would hold a sparse matrix in memory (scipy) and need its own file format and filter logic;
-``tantivy`` writes a directory of segment files with its own (non-Persian) tokenizers, awkward to
-list in a manifest and to keep in step with SQLite. At a few hundred thousand passages FTS5 answers
-in milliseconds, which is plenty for a news archive.
-
-Tokenization is ours, not FTS5's: both documents and queries go through :func:`tokens`
-(:func:`index.persian.normalize` — Arabic ي ك → Persian ی ک, broken spacing → ZWNJ, digits → ASCII —
-then the ZWNJ is dropped so ``می‌شود``, ``مي شود`` and ``میشود`` are one token, Latin is lowercased,
-stop words are removed: hazm's Persian list and English function words). The FTS5 table stores the space-joined tokens and uses the
-``ascii`` tokenizer, which only splits on ASCII spaces and punctuation and so keeps our tokens whole.
-No stemming or lemmatization: the brief allows it only where it measurably helps, and it has not been
-measured yet (hazm's Stemmer would be the candidate; the ZWNJ folding already joins most affixes).
+Why FTS5, and why the tokens are ours and not FTS5's: docs/design.md ("Writing a version").
 """
 from __future__ import annotations
 
