@@ -134,6 +134,7 @@ def test_rebuild_command_with_nothing_readable_keeps_the_index(built: Path, tmp_
     assert open_index(built).path == live
 
 
+@pytest.mark.model  # the rebuild command loads the model itself
 def test_rebuild_command_reports_summary_and_throughput(tmp_path: Path, capsys) -> None:
     source = tmp_path / "articles.jsonl"
     source.write_text("\n".join([

@@ -110,6 +110,7 @@ def test_duplicate_ids_within_and_across_files(tmp_path: Path) -> None:
     assert article.title == "three" and len(report.duplicates) == 2
 
 
+@pytest.mark.slow  # a 4 MB article
 def test_huge_article_is_read_and_cut_into_bounded_passages(tmp_path: Path) -> None:
     sentence = "این جمله‌ای در یک خبر بسیار طولانی است که بارها تکرار می‌شود. "
     body = sentence * 60_000  # about 4 MB of UTF-8
