@@ -16,7 +16,7 @@ from hazm import Normalizer
 
 _normalizer = Normalizer()
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates: not encodable
 _ZWNJ = "\u200c"
 # format characters other than the ZWNJ (which Persian spelling needs) and the zero-width space (a word
 # break, read as a space): BOM, zero-width joiner, word joiner, soft hyphen, bidi marks, embeddings, overrides and isolates

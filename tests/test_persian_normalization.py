@@ -44,3 +44,7 @@ def test_invisible_characters_inside_words_are_dropped_and_zwnj_kept() -> None:
     assert normalize("\ufeffتو\u200fرم") == normalize("تورم")
     assert normalize("oil\u200bexports") == "oil exports"
     assert normalize("می‌شود") == "می\u200cشود"
+
+
+def test_lone_surrogates_never_reach_the_tokenizers() -> None:
+    assert normalize("تورم\ud800\udcff سال").encode("utf-8") == "تورم سال".encode("utf-8")

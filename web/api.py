@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -15,6 +16,8 @@ from web.openapi import document_for
 from web.params import BadParameter, parse_search
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape half a UTF-16 pair ("\\ud800"): not text
 
 api = Blueprint("api", __name__)
 
@@ -67,7 +70,25 @@ def _read_body() -> dict[str, Any]:
         raise BadParameter(f'the request body is not valid JSON ({reason}); send an object such as {{"q": "تورم"}}') from None
     if not isinstance(body, dict):
         raise BadParameter(f'the request body must be a JSON object such as {{"q": "تورم"}}, not a {type(body).__name__}')
+    if _holds_lone_surrogate(body):
+        raise BadParameter("the request body holds a lone UTF-16 surrogate escape (such as \\ud800), which is not "
+                           "text; send the characters themselves or complete surrogate pairs")
     return body
+
+
+def _holds_lone_surrogate(body: dict[str, Any]) -> bool:
+    """Whether any key or string in the body holds half a surrogate pair (walked without recursion)."""
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 @api.route("/api/search", methods=["GET", "POST"])
