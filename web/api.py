@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from index.store import IndexUnavailable
 from search.engine import METHODS
-from web.app import EngineUnavailable, engine_holder, json_error
+from web.app import MAX_BODY_BYTES, EngineUnavailable, engine_holder, json_error
 from web.openapi import document_for
 from web.params import BadParameter, parse_search
 
@@ -55,7 +57,13 @@ def unavailable(exc: EngineUnavailable | IndexUnavailable):
 
 
 def _read_body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+        # a streamed (chunked) body is handed over cut at the limit: anything left after it makes it too large
+        if len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    except ParseException as exc:  # gunicorn's own reader: a malformed chunked body
+        raise BadParameter(f"the request body could not be read ({exc}); send it with Content-Length or valid chunks") from None
     if not raw.strip():
         raise BadParameter('the request body is empty; send a JSON object such as {"q": "تورم", "k": 10}')
     try:
