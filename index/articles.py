@@ -386,13 +386,23 @@ def _csv_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple[
         swallowed = [first + offset for offset, line in enumerate(lines[first:start - 1], start=1)
                      if len(next(csv.reader([line]), [])) >= max(2, len(header))]
         if swallowed:
-            shown = ", ".join(map(str, swallowed[:10])) + (", …" if len(swallowed) > 10 else "")
             report.warn(source, f"stray quote? a quoted field runs from line {first} to line {start - 1} and took "
-                                f"{len(swallowed)} line(s) that look like rows (lines {shown}); check the quotes")
+                                f"{len(swallowed)} line(s) that look like rows (lines {_ranges(swallowed)}); check the quotes")
         record: dict[str, Any] = {key: value for key, value in zip(header, row) if value != ""}
         if "tags" in record:
             record["tags"] = [tag.strip() for tag in re.split(r"[,|،]", record["tags"]) if tag.strip()]
         yield source, record
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Sorted line numbers written as ranges: [3, 4, 5, 9] -> "3-5, 9"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def article_from_record(record: Any, source: str) -> Article:

@@ -69,7 +69,7 @@ def test_a_stray_quote_in_a_csv_names_the_rows_it_swallowed(tmp_path: Path) -> N
     assert ids == ["a", "m", "n"]
     ((source, message),) = report.warnings
     assert source == f"{path}:2"
-    assert "runs from line 2 to line 4" in message and "took 2 line(s) that look like rows (lines 3, 4)" in message
+    assert "runs from line 2 to line 4" in message and "took 2 line(s) that look like rows (lines 3-4)" in message
     assert "stray quote" in report.summary(indexed=3)
 
 
