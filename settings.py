@@ -29,36 +29,46 @@ class Settings:
     threads: int = 2
     torch_threads: int = max(1, _CORES // min(2, _CORES))  # the cores shared among the workers
     access_log: str | None = None  # a file, or "-" for standard output; none by default
+    # scripts/serve.sh: nginx listens on host:port, gunicorn behind it on 127.0.0.1:backend_port
+    backend_port: int = 8001
+    nginx: str = "nginx"  # the nginx program (a name on PATH or a path)
+    nginx_user: str = "nobody"  # nginx's workers run as this user when it is started as root
+    client_timeout: int = 10  # seconds a client may take to send its headers, or between two reads of its body
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
-        KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS and KAVOSH_ACCESS_LOG."""
+        KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG, KAVOSH_BACKEND_PORT,
+        KAVOSH_NGINX, KAVOSH_NGINX_USER and KAVOSH_CLIENT_TIMEOUT."""
         env = os.environ if environ is None else environ
         defaults = cls()
-        port = env.get("KAVOSH_PORT", str(defaults.port))
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"KAVOSH_PORT must be a port number between 1 and 65535, not {port!r}")
+        port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
+        backend_port = _whole_number(env, "KAVOSH_BACKEND_PORT", defaults.backend_port, 1, 65535)
         bf16 = env.get("KAVOSH_BF16", defaults.bf16).lower()
         if bf16 not in {"auto", "on", "off"}:
             raise ValueError(f"KAVOSH_BF16 must be auto, on or off, not {bf16!r}")
-        workers = _positive_int(env, "KAVOSH_WORKERS", defaults.workers)
+        workers = _whole_number(env, "KAVOSH_WORKERS", defaults.workers, 1, 1024)
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
             model_cache=Path(env.get("KAVOSH_MODEL_CACHE", defaults.model_cache)),
             host=env.get("KAVOSH_HOST", defaults.host),
-            port=int(port),
+            port=port,
             bf16=bf16,
             workers=workers,
-            threads=_positive_int(env, "KAVOSH_THREADS", defaults.threads),
-            torch_threads=_positive_int(env, "KAVOSH_TORCH_THREADS", max(1, _CORES // workers)),
+            threads=_whole_number(env, "KAVOSH_THREADS", defaults.threads, 1, 1024),
+            torch_threads=_whole_number(env, "KAVOSH_TORCH_THREADS", max(1, _CORES // workers), 1, 1024),
             access_log=env.get("KAVOSH_ACCESS_LOG") or None,
+            backend_port=backend_port,
+            nginx=env.get("KAVOSH_NGINX", defaults.nginx),
+            nginx_user=env.get("KAVOSH_NGINX_USER", defaults.nginx_user),
+            client_timeout=_whole_number(env, "KAVOSH_CLIENT_TIMEOUT", defaults.client_timeout, 1, 3600),
         )
 
 
-def _positive_int(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int:
-    value = env.get(name, str(default)).strip()
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-    return int(value)
+def _whole_number(env: os._Environ[str] | dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An ASCII whole number in [low, high] (``str.isdigit`` alone would let "²" through to ``int``)."""
+    text = env.get(name, str(default)).strip()
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise ValueError(f"{name} must be a whole number between {low} and {high}, not {text!r}")
+    return int(text)

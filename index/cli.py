@@ -1,6 +1,7 @@
-"""What the rebuild and update commands share: logging set-up and turning failures into clear exits."""
+"""What the rebuild and update commands share: source options, logging set-up and turning failures into clear exits."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Callable
@@ -21,6 +22,14 @@ def run(command: Callable[[], int]) -> int:
     except (IndexUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """How source folders are walked: both options open the walk to files a person may not have meant."""
+    parser.add_argument("--follow-links", action="store_true",
+                        help="in source folders, also read links that lead outside the folder (ignored by default)")
+    parser.add_argument("--include-hidden", action="store_true",
+                        help="in source folders, also read hidden files and folders (names starting with '.')")
 
 
 def nothing_read(report: IngestReport) -> int:

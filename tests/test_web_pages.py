@@ -118,10 +118,20 @@ def test_pagination(client):
     assert 'rel="prev"' in second_html and 'aria-current="page"' in second_html
 
 
-@pytest.mark.parametrize("page", ["0", "-3", "abc", "", "۲", "99999999999999999999"])
-def test_unusable_page_numbers_fall_back(client, page):
+@pytest.mark.parametrize(("page", "first_rank"), [("", "1"), (" 2 ", "11"), ("۲", "11"), ("٢", "11"), ("02", "11")])
+def test_page_numbers_in_ascii_persian_or_arabic_indic_digits(client, page, first_rank):
     response = client.get("/", query_string={"q": "news", "page": page})
     assert response.status_code == 200
+    assert Page(response.get_data(as_text=True)).find("li", class_="result")[0]["value"] == first_rank
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "+2", "abc", "2.0", "²", "𝟐", "١x", "102", "9" * 5000,
+                                  "99999999999999999999", "\u0662\u200c"])
+def test_unusable_page_numbers_are_a_clear_400(client, page):
+    for lang, words in (("en", "from 1 to 101"), ("fa", "از ۱ تا ۱۰۱")):
+        response = client.get("/", query_string={"q": "news", "page": page, "lang": lang})
+        assert response.status_code == 400
+        assert words in response.get_data(as_text=True)
 
 
 def test_category_filter_on_the_page(client, search_engine):

@@ -3,18 +3,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from index.store import IndexUnavailable
 from search.engine import METHODS
-from web.app import EngineUnavailable, engine_holder, json_error
+from web.app import MAX_BODY_BYTES, EngineUnavailable, engine_holder, json_error
 from web.openapi import document_for
 from web.params import BadParameter, parse_search
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape half a UTF-16 pair ("\\ud800"): not text
 
 api = Blueprint("api", __name__)
 
@@ -52,7 +57,13 @@ def unavailable(exc: EngineUnavailable | IndexUnavailable):
 
 
 def _read_body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+        # a streamed (chunked) body is handed over cut at the limit: anything left after it makes it too large
+        if len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    except ParseException as exc:  # gunicorn's own reader: a malformed chunked body
+        raise BadParameter(f"the request body could not be read ({exc}); send it with Content-Length or valid chunks") from None
     if not raw.strip():
         raise BadParameter('the request body is empty; send a JSON object such as {"q": "تورم", "k": 10}')
     try:
@@ -67,7 +78,25 @@ def _read_body() -> dict[str, Any]:
         raise BadParameter(f'the request body is not valid JSON ({reason}); send an object such as {{"q": "تورم"}}') from None
     if not isinstance(body, dict):
         raise BadParameter(f'the request body must be a JSON object such as {{"q": "تورم"}}, not a {type(body).__name__}')
+    if _holds_lone_surrogate(body):
+        raise BadParameter("the request body holds a lone UTF-16 surrogate escape (such as \\ud800), which is not "
+                           "text; send the characters themselves or complete surrogate pairs")
     return body
+
+
+def _holds_lone_surrogate(body: dict[str, Any]) -> bool:
+    """Whether any key or string in the body holds half a surrogate pair (walked without recursion)."""
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 @api.route("/api/search", methods=["GET", "POST"])

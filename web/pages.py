@@ -17,13 +17,18 @@ from web.params import MAX_PAGE, PAGE_SIZE
 pages = Blueprint("pages", __name__)  # templates and static files are the app's (web/templates, web/static)
 
 PAGE_WINDOW = 2  # page links shown either side of the current one
+_PAGE_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
-def _page_number(value: str | None) -> int:
-    """The requested page, 1 for anything unusable, at most the last page the API can reach."""
-    if value is None or not value.strip().isdigit():
+def _page_number(value: str | None) -> int | None:
+    """The requested page (1 when absent), or None when it is not a page the API can reach. Persian and
+    Arabic-Indic digits are converted (people type them); no other character is a digit here."""
+    if value is None or not value.strip():
         return 1
-    return max(1, min(int(value.strip()), MAX_PAGE))
+    text = value.strip().translate(_PAGE_DIGITS)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)) or not 1 <= int(text) <= MAX_PAGE:
+        return None
+    return int(text)
 
 
 def _view(result: Any) -> dict[str, Any]:
@@ -52,6 +57,9 @@ def index():
         "other_lang_url": url_for("pages.index", **_link_args(raw_query, cat, page if raw_query else None,
                                                                "en" if lang == "fa" else "fa")),
     }
+    if page is None:
+        context.update(state="error", error=t["bad_page"].format(max=digits(MAX_PAGE, lang)))
+        return render_template("index.html", **context), 400
     try:
         engine = engine_holder().get()
     except EngineUnavailable as exc:
