@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 PROJECT_ROOT = Path(__file__).resolve().parent
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # KAVOSH_PRECISION: the embedding model's arithmetic
 
 
 def _cache_home() -> Path:
@@ -23,10 +24,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
+    precision: str = "auto"  # "auto": int8 where its runtime is installed and the CPU has VNNI, else KAVOSH_BF16 decides
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
-        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16."""
+        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16, KAVOSH_PRECISION."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = env.get("KAVOSH_PORT", str(defaults.port))
@@ -35,6 +37,9 @@ class Settings:
         bf16 = env.get("KAVOSH_BF16", defaults.bf16).lower()
         if bf16 not in {"auto", "on", "off"}:
             raise ValueError(f"KAVOSH_BF16 must be auto, on or off, not {bf16!r}")
+        precision = env.get("KAVOSH_PRECISION", defaults.precision).lower()
+        if precision not in PRECISIONS:
+            raise ValueError(f"KAVOSH_PRECISION must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -42,4 +47,5 @@ class Settings:
             host=env.get("KAVOSH_HOST", defaults.host),
             port=int(port),
             bf16=bf16,
+            precision=precision,
         )

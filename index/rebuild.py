@@ -45,7 +45,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         articles = read_articles(args.sources, report)
         if not articles:
             return nothing_read(report)
-        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
+        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
         result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

@@ -1,0 +1,55 @@
+"""Which arithmetic the embedding model runs in: fp32, bf16 weights (torch) or int8 (ONNX Runtime).
+
+``KAVOSH_PRECISION=auto`` picks int8 only where it pays off and can run: its runtime is installed, the CPU
+has VNNI int8 dot products and the model is a local folder (the int8 model is made from that folder,
+never downloaded). Otherwise ``auto`` keeps the torch path, with bf16 weights as ``KAVOSH_BF16`` says.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where bf16 weights pay off."""
+    flags = _cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_has_vnni() -> bool:
+    """True when the CPU has VNNI int8 dot products (AVX-512 VNNI or AVX-VNNI), where int8 pays off."""
+    flags = _cpu_flags()
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def int8_runtime_installed() -> bool:
+    """True when ONNX Runtime and onnx (to make the int8 model) can be imported."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
+def choose_precision(precision: str, bf16: str, local_model: bool) -> str:
+    """The precision to run: ``fp32``, ``bf16`` or ``int8``, from the settings and this machine.
+
+    An explicit ``int8`` that cannot run is an error naming the setting, not a silent fallback."""
+    if precision == "int8":
+        if not int8_runtime_installed():
+            raise RuntimeError("KAVOSH_PRECISION=int8 needs onnxruntime and onnx (pip install -r requirements.txt); "
+                               "or set KAVOSH_PRECISION to auto, bf16 or fp32")
+        if not local_model:
+            raise RuntimeError("KAVOSH_PRECISION=int8 needs a local model folder (KAVOSH_MODEL) or the default "
+                               "model; the int8 model is made from that folder, never downloaded")
+        return "int8"
+    if precision == "auto" and local_model and int8_runtime_installed() and cpu_has_vnni():
+        return "int8"
+    if precision in ("fp32", "bf16"):
+        return precision
+    if precision != "auto":
+        raise ValueError(f"KAVOSH_PRECISION must be auto, fp32, bf16 or int8, not {precision!r}")
+    return "bf16" if bf16 == "on" or (bf16 == "auto" and cpu_has_bf16()) else "fp32"
