@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "command": "python -m search.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "model": embedder.name,
+            "precision": embedder.precision,
             "fusion": asdict(DEFAULT_FUSION),
             "results": results,
         }
