@@ -5,7 +5,8 @@
 
 Prints, per precision, the median passages per second (passage and sentence vectors, as a build computes
 them), the median time of one query embedded alone, their ratios against bf16 in this same run, and the
-cosine of the int8 and bf16 vectors to the fp32 ones (mean, min). ``--profile`` adds ONNX Runtime's
+cosine of each precision's vectors to the fp32 ones (mean, min). The precisions take turns on every repeat
+and every query, so that a change in the machine's load falls on all of them. ``--profile`` adds ONNX Runtime's
 per-operator times of the int8 model on those passages.
 """
 from __future__ import annotations
@@ -31,22 +32,30 @@ from settings import Settings  # noqa: E402
 QUERIES = Path(__file__).resolve().parent / "queries.txt"
 
 
-def passage_rate(embedder: Embedder, texts: list[str], ranges: list, repeats: int) -> tuple[float, np.ndarray]:
-    rates, vectors = [], None
+def passage_rates(embedders: dict[str, Embedder], texts: list[str], ranges: list,
+                  repeats: int) -> dict[str, tuple[float, np.ndarray]]:
+    """Median passages per second of each embedder, the embedders taking turns in every repeat (the machine's
+    load changes over minutes; turns spread it over all of them)."""
+    rates: dict[str, list[float]] = {name: [] for name in embedders}
+    vectors = {}
     for _ in range(repeats):
-        started = time.perf_counter()
-        vectors = embedder.embed_passages(texts, ranges)[0]
-        rates.append(len(texts) / (time.perf_counter() - started))
-    return statistics.median(rates), vectors
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[name] = embedder.embed_passages(texts, ranges)[0]
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+    return {name: (statistics.median(rates[name]), vectors[name]) for name in embedders}
 
 
-def query_ms(embedder: Embedder, queries: list[str]) -> tuple[float, np.ndarray]:
-    times, vectors = [], []
+def query_times(embedders: dict[str, Embedder], queries: list[str]) -> dict[str, tuple[float, np.ndarray]]:
+    """Median milliseconds of one query embedded alone, the embedders taking turns on every query."""
+    times: dict[str, list[float]] = {name: [] for name in embedders}
+    vectors: dict[str, list[np.ndarray]] = {name: [] for name in embedders}
     for query in queries:
-        started = time.perf_counter()
-        vectors.append(embedder.embed_queries([query])[0])
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times), np.array(vectors)
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[name].append(embedder.embed_queries([query])[0])
+            times[name].append(time.perf_counter() - started)
+    return {name: (1000 * statistics.median(times[name]), np.array(vectors[name])) for name in embedders}
 
 
 def profile_int8(embedder: Embedder, texts: list[str]) -> None:
@@ -95,18 +104,17 @@ def main() -> None:
     print(f"{len(texts)} evenly spaced passages of {len(passages)}, median of {args.repeats} runs; "
           f"{len(queries)} single queries ({len(lines)} distinct: English, and Fars News titles); model {resolve_model(settings.model, settings.model_cache)}")
 
-    results = {}
-    for precision, embedder in embedders.items():
+    for embedder in embedders.values():
         embedder.embed_queries(queries[:3])  # warm-up
-        rate, vectors = passage_rate(embedder, texts, ranges, args.repeats)
-        ms, query_vectors = query_ms(embedder, queries)
-        results[precision] = (rate, ms, vectors, query_vectors)
+    passages_by = passage_rates(embedders, texts, ranges, args.repeats)
+    queries_by = query_times(embedders, queries)
+    results = {name: (*passages_by[name], *queries_by[name]) for name in embedders}
 
-    base_rate, base_ms = results["bf16"][:2]
-    fp32_vectors, fp32_queries = results["fp32"][2:]
+    base_rate, base_ms = results["bf16"][0], results["bf16"][2]
+    fp32_vectors, fp32_queries = results["fp32"][1], results["fp32"][3]
     print(f"\n{'precision':10s} {'passages/s':>11s} {'x bf16':>7s} {'query ms':>9s} {'x bf16':>7s}   "
           "cosine to fp32: passages mean/min, queries mean/min")
-    for precision, (rate, ms, vectors, query_vectors) in results.items():
+    for precision, (rate, vectors, ms, query_vectors) in results.items():
         passage_cos, query_cos = np.sum(vectors * fp32_vectors, 1), np.sum(query_vectors * fp32_queries, 1)
         print(f"{precision:10s} {rate:11.1f} {rate / base_rate:7.2f} {ms:9.2f} {base_ms / ms:7.2f}   "
               f"{passage_cos.mean():.4f} / {passage_cos.min():.4f}, {query_cos.mean():.4f} / {query_cos.min():.4f}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import torch
 from transformers import AutoTokenizer
 
 from index.int8_model import ensure_int8_model
@@ -39,6 +40,7 @@ class Int8Backend:
         model_file = ensure_int8_model(folder_path, cache_dir)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = torch.get_num_threads()  # the thread budget the torch path is given
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         st_config = json.loads((folder_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
