@@ -1,7 +1,8 @@
 """The int8 embedding backend: the model's transformer quantized to int8, run by ONNX Runtime.
 
 The ONNX graph ends at the last hidden state; mean pooling over the attention mask is done here, as the
-sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported).
+sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported). Texts run
+one at a time (no padding, so the mean over all tokens is the masked mean).
 """
 from __future__ import annotations
 
@@ -51,28 +52,23 @@ class Int8Backend:
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         log.info("int8 model %s on ONNX Runtime %s", model_file, onnxruntime.__version__)
 
-    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
-        mask = encoded["attention_mask"].astype(np.int64)
-        hidden = self.session.run(None, {"input_ids": encoded["input_ids"].astype(np.int64), "attention_mask": mask})[0]
-        return hidden, mask
+    def _hidden(self, text: str) -> np.ndarray:
+        """The last hidden state of one text. One text per run: dynamic quantization scales activations per
+        run, so in a batch a vector would depend on its batch-mates (and an update would differ from a rebuild)."""
+        encoded = self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="np")
+        inputs = {"input_ids": encoded["input_ids"].astype(np.int64),
+                  "attention_mask": encoded["attention_mask"].astype(np.int64)}
+        return self.session.run(None, inputs)[0][0]
 
     def encode_queries(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Mean-pooled (not normalized) float32 vectors of ``texts``, prompts already prepended."""
-        batches = [self._pooled(texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
-        return np.concatenate(batches) if batches else np.empty((0, self.dimension), dtype=np.float32)
-
-    def _pooled(self, texts: list[str]) -> np.ndarray:
-        hidden, mask = self._hidden(texts)
-        weights = mask[..., None].astype(np.float32)
-        return ((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)).astype(np.float32)
+        vectors = [self._hidden(text).mean(axis=0) for text in texts]
+        return np.array(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def encode_passages(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each text's mean-pooled vector and its token vectors (padding removed), float32."""
+        """Each text's mean-pooled vector and its token vectors, float32."""
         encoded = []
-        for start in range(0, len(texts), batch_size):
-            hidden, mask = self._hidden(texts[start:start + batch_size])
-            for row, row_mask in zip(hidden, mask.astype(bool)):
-                tokens = row[row_mask].astype(np.float32)
-                encoded.append((tokens.mean(axis=0), tokens))
+        for text in texts:
+            tokens = self._hidden(text).astype(np.float32)
+            encoded.append((tokens.mean(axis=0), tokens))
         return encoded
