@@ -8,6 +8,7 @@ from pathlib import Path
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 PROJECT_ROOT = Path(__file__).resolve().parent
 _CORES = os.cpu_count() or 2
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # KAVOSH_PRECISION: the embedding model's arithmetic
 
 
 def _cache_home() -> Path:
@@ -35,11 +36,13 @@ class Settings:
     nginx_user: str = "nobody"  # nginx's workers run as this user when it is started as root
     client_timeout: int = 10  # seconds a client may take to send its headers, or between two reads of its body
 
+    precision: str = "auto"  # KAVOSH_PRECISION: embedding arithmetic (index/precision.py says what auto picks)
+
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
-        KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG, KAVOSH_BACKEND_PORT,
-        KAVOSH_NGINX, KAVOSH_NGINX_USER and KAVOSH_CLIENT_TIMEOUT."""
+        KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
+        KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER and KAVOSH_CLIENT_TIMEOUT."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -48,6 +51,9 @@ class Settings:
         if bf16 not in {"auto", "on", "off"}:
             raise ValueError(f"KAVOSH_BF16 must be auto, on or off, not {bf16!r}")
         workers = _whole_number(env, "KAVOSH_WORKERS", defaults.workers, 1, 1024)
+        precision = env.get("KAVOSH_PRECISION", defaults.precision).lower()
+        if precision not in PRECISIONS:
+            raise ValueError(f"KAVOSH_PRECISION must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -63,6 +69,7 @@ class Settings:
             nginx=env.get("KAVOSH_NGINX", defaults.nginx),
             nginx_user=env.get("KAVOSH_NGINX_USER", defaults.nginx_user),
             client_timeout=_whole_number(env, "KAVOSH_CLIENT_TIMEOUT", defaults.client_timeout, 1, 3600),
+            precision=precision,
         )
 
 

@@ -200,7 +200,7 @@ def update_index(
 
 def _build_info(chunking: Chunking, embedder: Embedder) -> dict:
     """How the vectors were made, recorded in the manifest."""
-    return {"chunking": asdict(chunking), "bf16": embedder.bf16}
+    return {"chunking": asdict(chunking), "bf16": embedder.bf16, "precision": embedder.precision}
 
 
 def _rows_by_article(passages: Sequence[Passage]) -> dict[str, list[int]]:

@@ -49,7 +49,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if not articles:
             return nothing_read(report)
-        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
+        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
         result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

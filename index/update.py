@@ -45,7 +45,7 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
         articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if args.sources and not articles and not args.delete:
             return nothing_read(report)
-        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16)
+        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
         result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live)
     if args.sources:
         print(report.summary(indexed=len(articles)))

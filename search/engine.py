@@ -171,7 +171,7 @@ class SearchEngine:
         """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
         version = open_index(index_dir)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
-        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16))
+        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision))
 
     @property
     def db(self):

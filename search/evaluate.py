@@ -8,7 +8,7 @@ one passage per article); a query's hit is the rank of its relevant article. Met
 was the first choice, but it pulls numpy 2 and numba, while hazm 0.10 pins numpy 1.24.3.
 
 Built indexes are cached (``--cache``, default ``~/.cache/kavosh/eval``) in a folder keyed by the task,
-the model, the chunking and a fingerprint of the indexed articles, so re-running with other search
+the model, its precision, the chunking and a fingerprint of the indexed articles, so re-running with other search
 settings never re-embeds. A cached index that no longer opens (damaged, or written in an older format)
 is built again.
 
@@ -140,9 +140,9 @@ def load_task(name: str, data: Path, distractors: int | None = None) -> Task:
 # ---------------------------------------------------------------- cached index
 
 
-def cache_key(task: Task, model: str, chunking: Chunking) -> str:
-    """Task + model + chunking + what is indexed: equal keys embed exactly the same passages."""
-    digest = hashlib.sha256(json.dumps([task.name, model, asdict(chunking)]).encode())
+def cache_key(task: Task, model: str, chunking: Chunking, precision: str) -> str:
+    """Task + model + precision + chunking + what is indexed: equal keys embed exactly the same passages."""
+    digest = hashlib.sha256(json.dumps([task.name, model, precision, asdict(chunking)]).encode())
     for article in task.articles:
         digest.update(f"{article.id}\0{content_hash(article)}\0".encode())
     return f"{task.name}-{digest.hexdigest()[:16]}"
@@ -150,7 +150,7 @@ def cache_key(task: Task, model: str, chunking: Chunking) -> str:
 
 def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False) -> Path:
     """The index folder of ``task``, built once (again when the cached one is in an older format)."""
-    index_dir = cache / cache_key(task, embedder.name, chunking)
+    index_dir = cache / cache_key(task, embedder.name, chunking, embedder.precision)
     try:
         open_index(index_dir).close()
         return index_dir
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    embedder = Embedder(args.model, settings.model_cache, settings.bf16)
+    embedder = Embedder(args.model, settings.model_cache, settings.bf16, precision=settings.precision)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.tasks:
         task = load_task(name, args.data, args.distractors)
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "command": "python -m search.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
             "model": embedder.name,
+            "precision": embedder.precision,
             "fusion": asdict(DEFAULT_FUSION),
             "results": results,
         }

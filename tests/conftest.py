@@ -57,6 +57,8 @@ def search_engine(sample_index: Path, embedder: Embedder):
 # that `-m "not model"` runs the unit tests in seconds and `-m "not slow"` gives fast feedback.
 FIXTURE_MARKERS = {
     "embedder": "model",
+    "int8_embedder": "model",
+    "fp32_embedder": "model",
     "sample_index": "index",
     "search_engine": "index",
     "shared_data": "shared_data",
