@@ -171,7 +171,7 @@ def write_version(
     tmp.mkdir()
     try:
         ids = np.arange(len(passages), dtype=np.int64)
-        _write_database(tmp / DATABASE, articles, passages)
+        write_database(tmp / DATABASE, articles, passages)
         crash_point("database-written")
         backend.build(vectors, ids).save(tmp)
         crash_point("vectors-written")
@@ -213,7 +213,7 @@ def write_version(
     return final
 
 
-def _write_database(path: Path, articles: Sequence[Article], passages: Sequence[Passage]) -> None:
+def write_database(path: Path, articles: Sequence[Article], passages: Sequence[Passage]) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
