@@ -23,7 +23,8 @@ from html import escape
 from pathlib import Path
 
 from settings import PROJECT_ROOT, Settings
-from web.app import MAX_BODY_BYTES, SECURITY_HEADERS
+from web.app import SECURITY_HEADERS
+from web.errors import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
