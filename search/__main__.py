@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from index.store import IndexUnavailable
-from search.engine import SearchEngine, dumps
+from search.engine import SearchEngine
+from search.results import dumps
 from search.query import DEFAULT_METHOD, METHODS, Query
 from settings import Settings
 

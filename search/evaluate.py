@@ -43,7 +43,8 @@ from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
-from search.engine import DEFAULT_FUSION, SearchEngine
+from search.engine import SearchEngine
+from search.fusion import DEFAULT_FUSION
 from search.query import METHODS
 from settings import PROJECT_ROOT, Settings, cache_dir
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from index.lexical import token_script
-from search.engine import DEFAULT_FUSION, Fusion, SearchEngine
+from search.engine import SearchEngine
+from search.fusion import DEFAULT_FUSION, Fusion
 
 SAMPLE_QUERIES = Path(__file__).resolve().parents[1] / "data" / "sample" / "queries.txt"
 

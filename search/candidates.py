@@ -1,0 +1,86 @@
+"""Candidate passages of a query and their raw scores: the dense pool (vector index), the lexical pool
+(BM25), and for ``hybrid`` both together with what fusion needs to know about each."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from index.filter import Filter
+from index.lexical import token_script
+from index.lexical_search import MAX_QUERY_TERMS, LexicalHit, LexicalSearch, strongest_terms
+from index.vectors.base import Allowed, VectorIndex
+from search.passage_arrays import PassageArrays
+
+# How deep each side looks, in passages. Both are exact (flat vectors, full BM25), so the depth only
+# bounds how many articles a query can page through (``SearchResponse.total``), not the quality of the
+# first pages.
+DENSE_POOL = 1000
+LEXICAL_POOL = 1000
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate passage of a ``hybrid`` query with its raw evidence, for :meth:`Fusion.fuse`."""
+
+    ids: np.ndarray  # the dense pool, then the lexical hits outside it
+    cosine: np.ndarray  # the exact cosine of each with the query (lexical-only hits too)
+    pool_low: float  # the lowest and highest cosine of the dense pool
+    pool_high: float
+    bm25: np.ndarray  # 0 where the passage holds no query term
+    matched: np.ndarray  # the summed IDF of the query terms each passage holds
+    query_mass: float  # the query's summed IDF (1 when there are no lexical hits)
+    usable: np.ndarray  # where lexical matching can see the passage (see Fusion)
+
+
+def lexical_terms(lexical: LexicalSearch, terms: list[str]) -> list[str]:
+    """The terms lexical search reads: all, or the ``MAX_QUERY_TERMS`` rarest of a long query."""
+    return strongest_terms(terms, lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
+
+
+def lexical_hits(lexical: LexicalSearch, terms: list[str], where: Filter) -> list[LexicalHit]:
+    return lexical.search(terms, LEXICAL_POOL, where) if terms else []
+
+
+def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,
+               allowed_ids: Callable[[Filter], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``DENSE_POOL`` passages nearest to ``vector`` that ``where`` keeps, and their cosines."""
+    allowed = None if where.is_empty else Allowed(where, allowed_ids)
+    found, scores = vectors.search(vector, DENSE_POOL, allowed)
+    keep = found[0] >= 0
+    return found[0][keep], scores[0][keep]
+
+
+def hybrid_candidates(vectors: VectorIndex, lexical: LexicalSearch, arrays: PassageArrays, vector: np.ndarray,
+                      dense: tuple[np.ndarray, np.ndarray], terms: list[str], searched: list[str],
+                      hits: list[LexicalHit]) -> Candidates:
+    """Both pools together, each passage with both scores; ``terms`` are the query's, ``searched`` those
+    lexical search read (see :func:`lexical_terms`), ``dense`` a non-empty :func:`dense_hits`."""
+    dense_ids, dense_scores = dense
+    candidates = dict.fromkeys(dense_ids.tolist())
+    candidates.update((hit.passage_id, None) for hit in hits)
+    ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+    bm25 = np.zeros(len(ids))
+    matched = np.zeros(len(ids))
+    query_mass = 1.0
+    if hits:
+        idf = lexical.idf(searched)
+        query_mass = sum(idf.values()) or 1.0
+        position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
+        for hit in hits:
+            i = position[hit.passage_id]
+            bm25[i] = hit.score
+            matched[i] = sum(idf[t] for t in hit.matched)
+    return Candidates(ids, vectors.score(vector[0], ids), float(dense_scores.min()), float(dense_scores.max()),
+                      bm25, matched, query_mass, _usable(arrays, ids, terms))
+
+
+def _usable(arrays: PassageArrays, ids: np.ndarray, terms: list[str]) -> np.ndarray:
+    """Where lexical evidence means something: the passages in a script the query has a word in."""
+    scripts = {token_script(t) for t in terms}
+    if not terms:  # only stop words: lexical matching has nothing to say about any passage
+        return np.zeros(len(ids), dtype=bool)
+    if scripts <= {None}:  # only numbers: script-neutral, every passage could hold them
+        return np.ones(len(ids), dtype=bool)
+    return np.isin(arrays.scripts[ids], list(scripts))

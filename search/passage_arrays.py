@@ -1,0 +1,62 @@
+"""Per-passage facts of one index version read into arrays once (scripts, articles and duplicate groups,
+sentence spans), so that scoring, ranking and highlighting a thousand candidates need no database query."""
+from __future__ import annotations
+
+import sqlite3
+from functools import cached_property
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+
+class PassageArticles(NamedTuple):
+    """Article ids, and for each passage id its article's and its duplicate group's position in them."""
+
+    article_ids: list[str]
+    article_of: np.ndarray
+    group_of: np.ndarray
+
+
+class SentenceSpans(NamedTuple):
+    """Sentence spans (offsets in their passage's text) and, for each passage id, where its sentences
+    begin in them (rows of ``version.sentence_vectors``; passage ``p``'s are ``first[p]:first[p + 1]``)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    first: np.ndarray
+
+
+class PassageArrays:
+    """The arrays of one version (a version never changes), each read on first use through ``db``, which
+    returns the calling thread's connection."""
+
+    def __init__(self, db: Callable[[], sqlite3.Connection], passages: int) -> None:
+        self._db = db
+        self.passages = passages  # passage ids are 0 .. passages - 1
+
+    @cached_property
+    def scripts(self) -> np.ndarray:
+        """The dominant script of each passage (from the lexical index)."""
+        script_of = np.empty(self.passages, dtype=object)
+        for rowid, kind in self._db().execute("SELECT rowid, script FROM lex.lexical"):
+            script_of[rowid] = kind
+        return script_of
+
+    @cached_property
+    def articles(self) -> PassageArticles:
+        position: dict[str, int] = {}
+        article_of = np.zeros(self.passages, dtype=np.int64)
+        group_of = np.zeros(self.passages, dtype=np.int64)
+        rows = self._db().execute("SELECT p.id, p.article_id, a.duplicate_of FROM passages p "
+                                  "JOIN articles a ON a.id = p.article_id")
+        for passage_id, article_id, duplicate_of in rows:
+            article_of[passage_id] = position.setdefault(article_id, len(position))
+            group_of[passage_id] = position.setdefault(duplicate_of, len(position))
+        return PassageArticles(list(position), article_of, group_of)
+
+    @cached_property
+    def sentences(self) -> SentenceSpans:
+        rows = np.array(self._db().execute("SELECT passage_id, start, end FROM sentences ORDER BY rowid").fetchall(),
+                        dtype=np.int64).reshape(-1, 3)
+        first = np.searchsorted(rows[:, 0], np.arange(self.passages + 1))
+        return SentenceSpans(rows[:, 1], rows[:, 2], first)
