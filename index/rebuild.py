@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
+from index.distributed import add_ray_arguments, embedding_from_args
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.cli import nothing_read, run
@@ -28,6 +29,7 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("--overlap-tokens", type=int, default=Chunking.overlap_tokens, help="tokens repeated between passages (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="passages per model batch (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_ray_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -46,7 +48,9 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         if not articles:
             return nothing_read(report)
         embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
-        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
+        with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
+            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
+                                 embed_passages=embed_passages)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "
