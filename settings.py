@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 PROJECT_ROOT = Path(__file__).resolve().parent
+BACKENDS = ("faiss", "milvus")
 
 
 def _cache_home() -> Path:
@@ -23,10 +25,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
+    backend: str = "faiss"  # where vectors and BM25 are searched: local files, or a Milvus server
+    milvus_uri: str = str(PROJECT_ROOT / "var" / "milvus.db")  # a local *.db file runs Milvus Lite in-process
+    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; empty for Milvus Lite
+    milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
-        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16."""
+        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
+        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = env.get("KAVOSH_PORT", str(defaults.port))
@@ -35,6 +42,12 @@ class Settings:
         bf16 = env.get("KAVOSH_BF16", defaults.bf16).lower()
         if bf16 not in {"auto", "on", "off"}:
             raise ValueError(f"KAVOSH_BF16 must be auto, on or off, not {bf16!r}")
+        backend = env.get("KAVOSH_BACKEND", defaults.backend).lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"KAVOSH_BACKEND must be {' or '.join(BACKENDS)}, not {backend!r}")
+        collection = env.get("KAVOSH_MILVUS_COLLECTION", defaults.milvus_collection)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,150}", collection):
+            raise ValueError(f"KAVOSH_MILVUS_COLLECTION must be letters, digits and underscores, not {collection!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -42,4 +55,8 @@ class Settings:
             host=env.get("KAVOSH_HOST", defaults.host),
             port=int(port),
             bf16=bf16,
+            backend=backend,
+            milvus_uri=env.get("KAVOSH_MILVUS_URI", defaults.milvus_uri),
+            milvus_token=env.get("KAVOSH_MILVUS_TOKEN", defaults.milvus_token),
+            milvus_collection=collection,
         )

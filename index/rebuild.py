@@ -15,7 +15,7 @@ from index.articles import IngestReport, read_articles
 from index.distributed import add_ray_arguments, embedding_from_args
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
-from index.cli import nothing_read, run
+from index.cli import nothing_read, publish, run
 from index.store import index_lock, remove_leftovers
 from settings import Settings
 
@@ -51,6 +51,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
             result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
                                  embed_passages=embed_passages)
+        publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "
