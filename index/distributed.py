@@ -78,7 +78,8 @@ class RayEmbedding:
             _EmbeddingActor,
             fn_constructor_kwargs={"model": self.model, "model_cache": str(self.model_cache), "bf16": self.bf16,
                                    "batch_size": self.batch_size, "threads": self.cpus_per_actor},
-            batch_size=self.rows_per_batch, batch_format="numpy", concurrency=self.actors, num_cpus=self.cpus_per_actor,
+            batch_size=self.rows_per_batch, batch_format="numpy", num_cpus=self.cpus_per_actor,
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
         )
         with tqdm(total=len(texts), unit="passage", desc="embedding (Ray)", disable=not progress) as bar:
             for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
