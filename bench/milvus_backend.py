@@ -1,9 +1,10 @@
 """The Milvus hop: search latency of the local backend against Milvus Lite on loopback, and Milvus memory.
 
-    python bench/milvus_backend.py [--data ../shared/data] [--queries 200] [--synthetic 100000]
+    python bench/milvus_backend.py [--data ../shared/data] [--task fa-qa] [--distractors 300] [--queries 200]
+                                   [--synthetic 100000]
 
-Opens the fa-news-title evaluation index (built into the evaluation cache when missing), publishes it
-to a Milvus Lite file in a temporary folder, then answers the same Fars News titles with the engine
+Opens an evaluation task's index (built into the evaluation cache when missing), publishes it
+to a Milvus Lite file in a temporary folder, then answers the same queries of the task with the engine
 over each backend, alternating backend query by query: median and p95 milliseconds per search
 (hybrid, k=10) and per dense-only vector search, and their differences, the Milvus hop. Then it
 publishes ``--synthetic`` random passages (384 dimensions, ten terms each) into another Milvus Lite
@@ -28,6 +29,7 @@ from index.milvus.collection import connect, create_collection, publish  # noqa:
 from index.milvus.sparse import passage_vector  # noqa: E402
 from index.pipeline import Chunking  # noqa: E402
 from index.store import open_index  # noqa: E402
+from search.backends import MilvusBackend  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.evaluate import DEFAULT_CACHE, cached_index, load_task  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -50,12 +52,14 @@ def summary(label: str, times: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--task", default="fa-qa", help="evaluation task whose index and queries are used")
+    parser.add_argument("--distractors", type=int, default=300, help="fa-qa: Fars News distractors kept")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--synthetic", type=int, default=100_000, help="passages for the memory figure")
     args = parser.parse_args()
     base = Settings.from_env()
     embedder = Embedder(base.model, base.model_cache, base.bf16)
-    task = load_task("fa-news-title", args.data)
+    task = load_task(args.task, args.data, args.distractors)
     version = open_index(cached_index(task, embedder, Chunking(), DEFAULT_CACHE, progress=True))
     queries = [query.text for query in task.queries[:: max(1, len(task.queries) // args.queries)][: args.queries]]
 
@@ -66,7 +70,7 @@ def main() -> None:
         publish(version, settings, client, progress=True)
         print(f"published {version.manifest['passages']} passages to Milvus Lite in {time.perf_counter() - started:.1f} s")
         engines = {"local": SearchEngine(version, embedder),
-                   "milvus": SearchEngine.with_backend(version, embedder, settings, client)}
+                   "milvus": SearchEngine(version, embedder, backend=MilvusBackend(settings, client))}
         for engine in engines.values():
             engine.embed_queries(queries)
             engine.search(queries[0])  # first-use reads (scripts, sentences) out of the timing
@@ -80,9 +84,9 @@ def main() -> None:
                 engine.search(query, 10)
                 search_ms[name].append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
-                engine.version.vectors.search(vector, 1000) if name == "local" else engine.vectors.search(vector, 1000)
+                engine.vectors.search(vector, 1000)
                 dense_ms[name].append((time.perf_counter() - started) * 1000)
-        print(f"\n{len(queries)} Fars News titles over {version.manifest['passages']} passages, same process, alternating:")
+        print(f"\n{len(queries)} {args.task} queries over {version.manifest['passages']} passages, same process, alternating:")
         local, milvus = summary("search, local (FAISS + FTS5)", search_ms["local"]), summary(
             "search, Milvus Lite on loopback", search_ms["milvus"])
         print(f"{'added by the Milvus hop (medians)':<40} {milvus - local:7.2f} ms ({milvus / local:.2f}x)")
