@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus import DataType, MilvusClient
 from tqdm import tqdm
 
 from index.filter import Filter
@@ -139,14 +139,14 @@ def switch_live(client: MilvusClient, settings: Settings, name: str) -> None:
     needs any more (the one it pointed at before is kept: servers may still be reading it)."""
     alias = live_alias(settings)
     previous = None
-    if alias in client.list_aliases(name).get("aliases", []):
-        return
-    try:
+    if alias in client.list_aliases().get("aliases", []):
         previous = client.describe_alias(alias)["collection_name"]
+        if previous == name:
+            return
         client.alter_alias(name, alias)
-    except MilvusException:  # no such alias yet
+    else:
         client.create_alias(name, alias)
-    prefix = f"{settings.milvus_collection}_"
+    versions = re.compile(re.escape(settings.milvus_collection) + r"_\d{8}T\d{6}_[0-9a-f]+")  # see collection_name
     for other in client.list_collections():
-        if other.startswith(prefix) and other not in (name, previous, alias):
+        if versions.fullmatch(other) and other not in (name, previous):
             client.drop_collection(other)
