@@ -49,14 +49,19 @@ class MilvusBackend:
 
         self.settings = settings
         self.client = client or connect(settings)
+        self._loaded: set[str] = set()
 
     def _collection(self, version: IndexVersion) -> str:
         from index.milvus.collection import collection_name
 
         name = collection_name(self.settings, version.manifest["version"])
+        if name in self._loaded:
+            return name
         if not self.client.has_collection(name):
             raise CollectionMissing(f"Milvus has no collection {name} for index version {version.manifest['version']}; "
                                     f"publish it with `python -m index.milvus publish`")
+        self.client.load_collection(name)  # a no-op where it is loaded; Milvus Lite reopens files released
+        self._loaded.add(name)
         return name
 
     def vectors(self, version: IndexVersion):

@@ -114,7 +114,7 @@ def publish(version: IndexVersion, settings: Settings, client: MilvusClient | No
     with tqdm(total=len(rows), unit="passage", desc="publishing to Milvus", disable=not progress) as bar:
         for start in range(0, len(rows), INSERT_ROWS):
             batch = [{"id": int(passage_id), "vector": vectors[start + i].tolist(),
-                      "sparse": passage_vector(terms[start + i], mean_length) or {0: 0.0},
+                      "sparse": passage_vector(terms[start + i], mean_length),
                       "cat": cat[:FIELDS_CAT], "date": date_text[:10]}
                      for i, (passage_id, cat, date_text, _) in enumerate(rows[start:start + INSERT_ROWS])]
             client.insert(name, batch)

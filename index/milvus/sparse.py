@@ -14,16 +14,21 @@ from typing import Iterable, Sequence
 # FTS5's bm25() constants, which the local backend ranks with
 K1 = 1.2
 B = 0.75
+# Milvus takes dimensions below 2**32 - 1 and refuses an all-zero sparse vector: a passage without
+# terms holds this one dimension, which no term hashes to, so no query ever matches it.
+EMPTY = 2**32 - 2
 
 
 def term_dimension(term: str) -> int:
-    """The sparse dimension of a term: a stable 32-bit hash (Milvus takes dimensions below 2**32 - 1), the
-    same in every version, so a passage's vector never depends on the rest of the vocabulary."""
-    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little") % (2**32 - 1)
+    """The sparse dimension of a term: a stable 32-bit hash, the same in every version, so a passage's
+    vector never depends on the rest of the vocabulary."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little") % EMPTY
 
 
 def passage_vector(terms: Sequence[str], average_length: float) -> dict[int, float]:
     """BM25 term weights of one passage from its terms (repeats kept, in any order)."""
+    if not terms:
+        return {EMPTY: 1.0}
     length_norm = K1 * (1 - B + B * len(terms) / average_length) if average_length else K1
     weights: dict[int, float] = {}
     for term, tf in Counter(terms).items():
