@@ -9,6 +9,7 @@ import pytest
 
 from index.filter import Filter
 from index.milvus.collection import collection_name, connect, expression, live_alias, publish
+from index.milvus.sparse import EMPTY, passage_vector, query_vector, term_dimension
 from index.store import open_index
 from search.backends import CollectionMissing, MilvusBackend
 from search.engine import SearchEngine
@@ -52,6 +53,16 @@ def test_filters_become_milvus_expressions():
     assert expression(Filter(category='a "quoted" \\ cat')) == 'cat == "a \\"quoted\\" \\\\ cat"'
     assert expression(Filter(date_from=date(2025, 1, 2), date_to=date(2025, 3, 4))) == \
         'date != "" and date >= "2025-01-02" and date <= "2025-03-04"'
+
+
+def test_bm25_weights_as_sparse_vectors():
+    # tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)), with dl = avgdl = 3: "a" twice, "b" once
+    weights = passage_vector(["a", "b", "a"], 3.0)
+    assert weights == {term_dimension("a"): pytest.approx(2 * 2.2 / 3.2), term_dimension("b"): pytest.approx(1.0)}
+    assert query_vector({"a": 1.5, "unknown": 0.0}) == {term_dimension("a"): 1.5}
+    # Milvus refuses an all-zero vector: a passage without terms holds a dimension no term hashes to
+    assert passage_vector([], 3.0) == {EMPTY: 1.0}
+    assert all(term_dimension(term) != EMPTY for term in ("a", "b", "تلسکوپ", "2026"))
 
 
 @pytest.mark.slow
