@@ -77,8 +77,7 @@ def main() -> None:
         search_ms = {name: [] for name in engines}
         dense_ms = {name: [] for name in engines}
         for query in queries:
-            vector = engines["local"]._query_vector(engines["local"]._understand(query, 10, 0, "hybrid", None, None,
-                                                                                  None)[0])
+            vector = engines["local"]._query_vector(engines["local"]._understand(query)[0])
             for name, engine in engines.items():
                 started = time.perf_counter()
                 engine.search(query, 10)

@@ -77,7 +77,7 @@ def test_milvus_ranks_the_sample_queries_as_the_local_backend(search_engine, mil
 @pytest.mark.slow
 def test_bm25_from_sparse_vectors_equals_fts5(search_engine, milvus_engine):
     for query in queries():
-        terms = search_engine._understand(query, 10, 0, "lexical", None, None, None)[1]
+        terms = search_engine._understand(query)[1]
         local = {hit.passage_id: hit for hit in search_engine.lexical.search(terms, 1000)}
         milvus = {hit.passage_id: hit for hit in milvus_engine.lexical.search(terms, 1000)}
         assert set(milvus) == set(local), query
