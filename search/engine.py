@@ -32,11 +32,12 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.fts import FtsLexicalIndex, filter_sql
+from index.fts import filter_sql
 from index.lexical import normalized_tokens, term_spans, token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
+from search.backends import LOCAL, Backend, backend_for
 from index.vectors.base import Allowed
 from search.query import DEFAULT_K, DEFAULT_METHOD, Query
 from settings import Settings
@@ -150,7 +151,7 @@ class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
-                 query_cache: int = QUERY_CACHE) -> None:
+                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL) -> None:
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
@@ -158,6 +159,8 @@ class SearchEngine:
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
+        self.backend = backend
+        self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
         self._passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
@@ -167,14 +170,15 @@ class SearchEngine:
         """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
         version = open_index(index_dir)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
-        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision))
+        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
+                   backend=backend_for(settings))
 
     @property
     def db(self):
         """This thread's read-only connection to the version's database (lexical index attached)."""
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
-            self._local.lexical = FtsLexicalIndex(self._local.db)
+            self._local.lexical = self.backend.lexical(self.version, self._local.db)
         return self._local.db
 
     @property
@@ -265,7 +269,7 @@ class SearchEngine:
         candidates = dict.fromkeys(dense_ids.tolist())
         candidates.update((hit.passage_id, None) for hit in lexical_hits)
         ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-        cosine = self.version.vectors.score(vector[0], ids)
+        cosine = self.vectors.score(vector[0], ids)
         dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
         lexical = np.zeros(len(ids))
         coverage = np.zeros(len(ids))
@@ -298,7 +302,7 @@ class SearchEngine:
 
     def _dense(self, vector: np.ndarray, where: Filter) -> tuple[np.ndarray, np.ndarray]:
         allowed = None if where.is_empty else Allowed(where, self._allowed_ids)
-        found, scores = self.version.vectors.search(vector, DENSE_POOL, allowed)
+        found, scores = self.vectors.search(vector, DENSE_POOL, allowed)
         keep = found[0] >= 0
         return found[0][keep], scores[0][keep]
 
