@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 PROJECT_ROOT = Path(__file__).resolve().parent
 _CORES = os.cpu_count() or 2
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # KAVOSH_PRECISION: the embedding model's arithmetic
+BACKENDS = ("faiss", "milvus")
 
 
 def _cache_home() -> Path:
@@ -42,12 +44,17 @@ class Settings:
     client_timeout: int = 10  # seconds a client may take to send its headers, or between two reads of its body
 
     precision: str = "auto"  # KAVOSH_PRECISION: embedding arithmetic (index/precision.py says what auto picks)
+    backend: str = "faiss"  # where vectors and BM25 are searched: local files, or a Milvus server
+    milvus_uri: str = str(PROJECT_ROOT / "var" / "milvus.db")  # a local *.db file runs Milvus Lite in-process
+    milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; empty for Milvus Lite
+    milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
         KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
-        KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER and KAVOSH_CLIENT_TIMEOUT."""
+        KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER, KAVOSH_CLIENT_TIMEOUT,
+        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN and KAVOSH_MILVUS_COLLECTION."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -59,6 +66,12 @@ class Settings:
         precision = env.get("KAVOSH_PRECISION", defaults.precision).lower()
         if precision not in PRECISIONS:
             raise ValueError(f"KAVOSH_PRECISION must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        backend = env.get("KAVOSH_BACKEND", defaults.backend).lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"KAVOSH_BACKEND must be {' or '.join(BACKENDS)}, not {backend!r}")
+        collection = env.get("KAVOSH_MILVUS_COLLECTION", defaults.milvus_collection)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,150}", collection):
+            raise ValueError(f"KAVOSH_MILVUS_COLLECTION must be letters, digits and underscores, not {collection!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -75,6 +88,10 @@ class Settings:
             nginx_user=env.get("KAVOSH_NGINX_USER", defaults.nginx_user),
             client_timeout=_whole_number(env, "KAVOSH_CLIENT_TIMEOUT", defaults.client_timeout, 1, 3600),
             precision=precision,
+            backend=backend,
+            milvus_uri=env.get("KAVOSH_MILVUS_URI", defaults.milvus_uri),
+            milvus_token=env.get("KAVOSH_MILVUS_TOKEN", defaults.milvus_token),
+            milvus_collection=collection,
         )
 
 

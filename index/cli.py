@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Callable
 
 from index.articles import IngestReport
 from index.store import IndexUnavailable
+from settings import Settings
 
 
 def run(command: Callable[[], int]) -> int:
@@ -37,3 +39,11 @@ def nothing_read(report: IngestReport) -> int:
     print(report.summary(indexed=0), file=sys.stderr)
     print("error: no article could be read; the live index is unchanged", file=sys.stderr)
     return 1
+
+
+def publish(index_dir: Path, settings: Settings, progress: bool) -> None:
+    """After a new version went live: copy it into Milvus when that is the configured backend."""
+    if settings.backend == "milvus":
+        from index.milvus.collection import publish_live  # pymilvus is imported only where Milvus is used
+
+        publish_live(index_dir, settings, progress)

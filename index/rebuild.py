@@ -12,7 +12,8 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
-from index.cli import add_source_options, nothing_read, run
+from index.cli import add_source_options, nothing_read, publish, run
+from index.distributed import add_ray_arguments, embedding_from_args
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS
 from index.store import index_lock, remove_leftovers
 from settings import Settings
@@ -28,6 +29,7 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("--batch-size", type=int, default=32, help="passages per model batch (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_source_options(parser)
+    add_ray_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -50,7 +52,10 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         if not articles:
             return nothing_read(report)
         embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
-        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
+        with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
+            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
+                                 embed_passages=embed_passages)
+        publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
-from index.cli import add_source_options, nothing_read, run
+from index.cli import add_source_options, nothing_read, publish, run
 from index.store import IndexMissing, index_lock, open_index, remove_leftovers
 from settings import Settings
 
@@ -47,6 +47,7 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
             return nothing_read(report)
         embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
         result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live)
+        publish(args.index, settings, progress=not args.quiet)
     if args.sources:
         print(report.summary(indexed=len(articles)))
     print(

@@ -16,10 +16,11 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.fts import FtsLexicalIndex, filter_sql
+from index.fts import filter_sql
 from index.lexical_search import LexicalSearch
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
+from search.backends import LOCAL, Backend, backend_for
 from search.fusion import DEFAULT_FUSION, Fusion
 from search.highlights import highlights
 from search.passage_arrays import PassageArrays
@@ -34,7 +35,7 @@ class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
-                 query_cache: int = QUERY_CACHE) -> None:
+                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL) -> None:
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
@@ -42,6 +43,8 @@ class SearchEngine:
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
+        self.backend = backend
+        self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self.query_vectors = QueryVectors(embedder, query_cache)
         self.arrays = PassageArrays(lambda: self.db, int(version.manifest["passages"]))
         self._local = threading.local()
@@ -51,14 +54,15 @@ class SearchEngine:
         """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
         version = open_index(index_dir)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
-        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision))
+        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
+                   backend=backend_for(settings))
 
     @property
     def db(self):
         """This thread's read-only connection to the version's database (lexical index attached)."""
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
-            self._local.lexical = FtsLexicalIndex(self._local.db)
+            self._local.lexical = self.backend.lexical(self.version, self._local.db)
         return self._local.db
 
     @property
@@ -119,10 +123,10 @@ class SearchEngine:
         if method == "lexical":
             return {hit.passage_id: hit.score for hit in hits}
         vector = self.query_vectors.of(query.normalized)
-        dense = candidates.dense_hits(self.version.vectors, vector, where, self._allowed_ids)
+        dense = candidates.dense_hits(self.vectors, vector, where, self._allowed_ids)
         if method == "dense" or not len(dense[0]):
             return dict(zip(dense[0].tolist(), dense[1].tolist()))
-        found = candidates.hybrid_candidates(self.version.vectors, self.lexical, self.arrays, vector, dense,
+        found = candidates.hybrid_candidates(self.vectors, self.lexical, self.arrays, vector, dense,
                                              query.terms, searched, hits)
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
 

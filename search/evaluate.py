@@ -32,7 +32,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -43,10 +43,11 @@ from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
+from search.backends import LOCAL, Backend, MilvusBackend
 from search.engine import SearchEngine
 from search.fusion import DEFAULT_FUSION
 from search.query import METHODS
-from settings import PROJECT_ROOT, Settings, cache_dir
+from settings import BACKENDS, PROJECT_ROOT, Settings, cache_dir
 
 log = logging.getLogger("search.evaluate")
 
@@ -208,6 +209,20 @@ def markdown_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
+    """The local backend, or Milvus with the task's index published into it (each task under its own
+    collection prefix, so that publishing one task's index leaves the others' collections alone)."""
+    if kind != "milvus":
+        return LOCAL
+    from index.milvus.collection import collection_name, publish
+
+    settings = replace(settings, milvus_collection=f"{settings.milvus_collection}_eval_{task.replace('-', '_')}")
+    backend = MilvusBackend(settings)
+    if not backend.client.has_collection(collection_name(settings, version.manifest["version"])):
+        publish(version, settings, backend.client, progress=True)
+    return backend
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
@@ -221,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=settings.model, help="embedding model (env KAVOSH_MODEL)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
     parser.add_argument("--build-only", action="store_true", help="build (or check) the cached indexes and stop")
+    parser.add_argument("--backend", choices=BACKENDS, default=settings.backend,
+                        help="search the local files, or a Milvus copy of each index at KAVOSH_MILVUS_URI "
+                             "(env KAVOSH_BACKEND; default %(default)s)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -232,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             continue
         task.queries = _spread(task.queries, args.limit)
-        engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries))
+        engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries),
+                              backend=_backend(args.backend, settings, name, open_index(index_dir)))
         engine.embed_queries([query.text for query in task.queries])
         results[name] = run_task(task, engine, args.methods)
         results[name]["queries"] = {"count": len(task.queries), "articles": len(task.articles)}
@@ -242,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         report = {
             "command": "python -m search.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "backend": args.backend,
             "model": embedder.name,
             "precision": embedder.precision,
             "fusion": asdict(DEFAULT_FUSION),
