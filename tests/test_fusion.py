@@ -9,6 +9,7 @@ import pytest
 
 from index.lexical import token_script
 from search.engine import SearchEngine
+from search.candidates import Candidates
 from search.fusion import DEFAULT_FUSION, Fusion
 
 SAMPLE_QUERIES = Path(__file__).resolve().parents[1] / "data" / "sample" / "queries.txt"
@@ -37,6 +38,17 @@ def test_lexical_evidence_counts_by_the_share_of_the_query_matched():
     lexical = np.array([0.0, 0.1, 1.0])
     fused = fusion.combine(dense, lexical, coverage=np.array([0.0, 0.1, 1.0]), usable=np.ones(3, dtype=bool))
     assert fused[2] > fused[0] > fused[1]  # a full match overrules a close dense lead, a weak one does not
+
+
+def test_fuse_normalizes_raw_scores_before_combining():
+    # cosines within the dense pool's range [0.7, 0.9]; BM25 against a query mass of 4
+    candidates = Candidates(ids=np.arange(4), cosine=np.array([0.9, 0.7, 0.8, 0.6]), pool_low=0.7, pool_high=0.9,
+                            bm25=np.array([4.0, 0.0, 8.0, 0.0]), matched=np.array([4.0, 0.0, 2.0, 0.0]),
+                            query_mass=4.0, usable=np.array([True, True, True, False]))
+    fused = Fusion().fuse(candidates)
+    # full match at the top of the pool; no term at its bottom; BM25 share capped at 1, half the query
+    # covered; an unusable passage below the pool keeps its (clipped) dense score
+    assert np.allclose(fused, [1.0, 0.0, 0.5 * 0.5 + 0.5 * 1.0 * 0.5, 0.0])
 
 
 def test_english_query_over_persian_text_ranks_as_dense(search_engine):
