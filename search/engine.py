@@ -46,7 +46,7 @@ class SearchEngine:
         self.backend = backend
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self.query_vectors = QueryVectors(embedder, query_cache)
-        self.arrays = PassageArrays(lambda: self.db, int(version.manifest["passages"]))
+        self.arrays = PassageArrays(version)
         self._local = threading.local()
 
     @classmethod

@@ -2,11 +2,13 @@
 sentence spans), so that scoring, ranking and highlighting a thousand candidates need no database query."""
 from __future__ import annotations
 
-import sqlite3
+from contextlib import closing
 from functools import cached_property
-from typing import Callable, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
+
+from index.store import IndexVersion
 
 
 class PassageArticles(NamedTuple):
@@ -27,18 +29,23 @@ class SentenceSpans(NamedTuple):
 
 
 class PassageArrays:
-    """The arrays of one version (a version never changes), each read on first use through ``db``, which
-    returns the calling thread's connection."""
+    """The arrays of one version (a version never changes), each read on first use through a connection of
+    its own: holding none of the engine's keeps a replaced engine free of reference cycles, so it is freed
+    without the garbage collector (which the server freezes)."""
 
-    def __init__(self, db: Callable[[], sqlite3.Connection], passages: int) -> None:
-        self._db = db
-        self.passages = passages  # passage ids are 0 .. passages - 1
+    def __init__(self, version: IndexVersion) -> None:
+        self.version = version
+        self.passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
+
+    def _rows(self, sql: str) -> Iterator[Any]:
+        with closing(self.version.connect()) as db:
+            yield from db.execute(sql)
 
     @cached_property
     def scripts(self) -> np.ndarray:
         """The dominant script of each passage (from the lexical index)."""
         script_of = np.empty(self.passages, dtype=object)
-        for rowid, kind in self._db().execute("SELECT rowid, script FROM lex.lexical"):
+        for rowid, kind in self._rows("SELECT rowid, script FROM lex.lexical"):
             script_of[rowid] = kind
         return script_of
 
@@ -47,8 +54,7 @@ class PassageArrays:
         position: dict[str, int] = {}
         article_of = np.zeros(self.passages, dtype=np.int64)
         group_of = np.zeros(self.passages, dtype=np.int64)
-        rows = self._db().execute("SELECT p.id, p.article_id, a.duplicate_of FROM passages p "
-                                  "JOIN articles a ON a.id = p.article_id")
+        rows = self._rows("SELECT p.id, p.article_id, a.duplicate_of FROM passages p JOIN articles a ON a.id = p.article_id")
         for passage_id, article_id, duplicate_of in rows:
             article_of[passage_id] = position.setdefault(article_id, len(position))
             group_of[passage_id] = position.setdefault(duplicate_of, len(position))
@@ -56,7 +62,7 @@ class PassageArrays:
 
     @cached_property
     def sentences(self) -> SentenceSpans:
-        rows = np.array(self._db().execute("SELECT passage_id, start, end FROM sentences ORDER BY rowid").fetchall(),
+        rows = np.array(list(self._rows("SELECT passage_id, start, end FROM sentences ORDER BY rowid")),
                         dtype=np.int64).reshape(-1, 3)
         first = np.searchsorted(rows[:, 0], np.arange(self.passages + 1))
         return SentenceSpans(rows[:, 1], rows[:, 2], first)
