@@ -26,19 +26,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import faiss
 import numpy as np
 
 from index.articles import Article
+from index.durable import fsync_dir as _fsync_dir, fsync_file as _fsync_file, write_durably as _write_durably
 from index.lexical import check_lexical, write_lexical
 from index.passages import Passage
 from index.persian import normalize
+from index.vectors.base import VectorIndex, VectorIndexError
+from index.vectors.factory import DEFAULT_KIND, vector_index_class
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3  # 2: lexical.sqlite and articles.duplicate_of; 3: sentences and their vectors
 MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
 DATABASE = "index.sqlite"
 LEXICAL = "lexical.sqlite"
 SENTENCES = "sentences.npy"  # one float16 vector per row of the sentences table, in rowid order
@@ -153,9 +154,12 @@ def write_version(
     sentence_vectors: np.ndarray,
     model: str,
     build_info: dict[str, Any],
+    vector_index: str = DEFAULT_KIND,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
-    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order."""
+    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order; ``vector_index``
+    names the vector backend (:mod:`index.vectors.factory`)."""
+    backend = vector_index_class(vector_index)
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
     if sum(len(p.sentences) for p in passages) != len(sentence_vectors):
@@ -169,7 +173,7 @@ def write_version(
         ids = np.arange(len(passages), dtype=np.int64)
         _write_database(tmp / DATABASE, articles, passages)
         crash_point("database-written")
-        _write_vectors(tmp / VECTORS, vectors, ids)
+        backend.build(vectors, ids).save(tmp)
         crash_point("vectors-written")
         by_id = {article.id: article for article in articles}
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
@@ -184,10 +188,11 @@ def write_version(
             "version": version_id,
             "model": model,
             "dimension": int(vectors.shape[1]),
+            "vector_index": backend.kind,
             "articles": len(articles),
             "passages": len(passages),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "files": {name: _file_facts(tmp / name) for name in (DATABASE, VECTORS, LEXICAL, SENTENCES)},
+            "files": {name: _file_facts(tmp / name) for name in (DATABASE, *backend.files, LEXICAL, SENTENCES)},
             **build_info,
         }
         _write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
@@ -262,13 +267,6 @@ def duplicate_groups(articles: Sequence[Article]) -> dict[str, str]:
     return {article.id: find(article.id) for article in articles}
 
 
-def _write_vectors(path: Path, vectors: np.ndarray, ids: np.ndarray) -> None:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(int(vectors.shape[1])))
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-    faiss.write_index(index, str(path))
-    _fsync_file(path)
-
-
 def _switch(index_dir: Path, version: Path) -> None:
     link = index_dir / f".current-{version.name}"
     link.unlink(missing_ok=True)
@@ -290,7 +288,7 @@ class IndexVersion:
 
     path: Path
     manifest: dict[str, Any]
-    vectors: faiss.Index
+    vectors: VectorIndex
     sentence_vectors: np.ndarray  # memory-mapped, one row per row of the sentences table
 
     def connect(self) -> sqlite3.Connection:
@@ -322,7 +320,11 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         raise IndexDamaged(f"{path}: {MANIFEST} is unreadable ({exc})") from None
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexDamaged(f"{path}: index format {manifest.get('format')!r} is not {FORMAT_VERSION}; rebuild the index")
-    unlisted = [name for name in (DATABASE, VECTORS, LEXICAL, SENTENCES) if name not in manifest.get("files", {})]
+    try:
+        backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
+    except ValueError as exc:
+        raise IndexDamaged(f"{path}: {exc}; rebuild the index") from None
+    unlisted = [name for name in (DATABASE, *backend.files, LEXICAL, SENTENCES) if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
     for name, facts in manifest.get("files", {}).items():
@@ -334,16 +336,16 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         if verify_checksums and _sha256(actual) != facts["sha256"]:
             raise IndexDamaged(f"{path}: {name} does not match its checksum")
     try:
-        vectors = faiss.read_index(str(path / VECTORS))
-    except RuntimeError as exc:
-        raise IndexDamaged(f"{path}: {VECTORS} cannot be read ({str(exc).splitlines()[0]})") from None
+        vectors = backend.load(path)
+    except VectorIndexError as exc:
+        raise IndexDamaged(f"{path}: {exc}") from None
     try:
         sentence_vectors = np.load(path / SENTENCES, mmap_mode="r")
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {SENTENCES} cannot be read ({exc})") from None
     version = IndexVersion(path, manifest, vectors, sentence_vectors)
-    if vectors.d != manifest["dimension"]:
-        raise IndexDamaged(f"{path}: vectors have {vectors.d} dimensions, the manifest says {manifest['dimension']}")
+    if vectors.dimension != manifest["dimension"]:
+        raise IndexDamaged(f"{path}: vectors have {vectors.dimension} dimensions, the manifest says {manifest['dimension']}")
     try:
         db = version.connect()
         try:
@@ -363,9 +365,9 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
     if sentence_vectors.shape != (sentences, manifest["dimension"]):
         raise IndexDamaged(f"{path}: {SENTENCES} holds {sentence_vectors.shape} vectors, the database "
                            f"{sentences} sentences of {manifest['dimension']} dimensions")
-    vector_ids = np.sort(faiss.vector_to_array(vectors.id_map)) if hasattr(vectors, "id_map") else None
-    if vector_ids is None or not np.array_equal(vector_ids, passage_ids):
-        raise IndexDamaged(f"{path}: the vector ids do not match the passage ids in {DATABASE}")
+    vector_problem = vectors.verify(passage_ids)
+    if vector_problem:
+        raise IndexDamaged(f"{path}: {vector_problem} in {DATABASE}")
     return version
 
 
@@ -376,26 +378,6 @@ def _file_facts(path: Path) -> dict[str, Any]:
 def _sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    _fsync_file(path)
-
 
 
 class ModelMismatch(IndexUnavailable):
@@ -427,9 +409,6 @@ def stored_articles(version: IndexVersion) -> dict[str, Article]:
 
 def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.ndarray, np.ndarray]]:
     """Each article's passages in order, with their vectors and their sentences' vectors, read back from a version."""
-    flat = faiss.downcast_index(version.vectors.index)
-    vectors = faiss.vector_to_array(flat.codes).view(np.float32).reshape(flat.ntotal, flat.d)
-    row_of = {int(i): row for row, i in enumerate(faiss.vector_to_array(version.vectors.id_map))}
     db = version.connect()
     try:
         sentences: dict[int, list[tuple[int, int, int]]] = {}
@@ -440,13 +419,13 @@ def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.
             spans = sentences.get(row["id"], [])
             passage = Passage(row["article_id"], row["position"], row["start"], row["end"], row["text"],
                               tuple((start, end) for _, start, end in spans))
-            grouped.setdefault(row["article_id"], []).append((row_of[row["id"]], passage, [r for r, _, _ in spans]))
+            grouped.setdefault(row["article_id"], []).append((row["id"], passage, [r for r, _, _ in spans]))
     finally:
         db.close()
     return {
         article_id: (
             [p for _, p, _ in items],
-            np.array(vectors[[r for r, _, _ in items]], dtype=np.float32),
+            version.vectors.vectors(np.array([passage_id for passage_id, _, _ in items], dtype=np.int64)),
             np.array(version.sentence_vectors[[r for _, _, rows in items for r in rows]], dtype=np.float32),
         )
         for article_id, items in grouped.items()

@@ -29,13 +29,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
-from index.lexical import LexicalIndex, normalized_tokens, term_spans, token_script
+from index.filter import Filter
+from index.fts import FtsLexicalIndex, filter_sql
+from index.lexical import normalized_tokens, term_spans, token_script
+from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
+from index.vectors.base import Allowed
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -160,11 +163,7 @@ class SearchEngine:
         self.fusion = fusion
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
-        flat = faiss.downcast_index(version.vectors.index)
-        # a view of the stored vectors (no copy), to score any given passage exactly
-        self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
-        self._row_of = np.empty(flat.ntotal, dtype=np.int64)
-        self._row_of[faiss.vector_to_array(version.vectors.id_map)] = np.arange(flat.ntotal)
+        self._passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
@@ -178,11 +177,11 @@ class SearchEngine:
         """This thread's read-only connection to the version's database (lexical index attached)."""
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
-            self._local.lexical = LexicalIndex(self._local.db)
+            self._local.lexical = FtsLexicalIndex(self._local.db)
         return self._local.db
 
     @property
-    def lexical(self) -> LexicalIndex:
+    def lexical(self) -> LexicalSearch:
         self.db  # noqa: B018 (opens this thread's connection)
         return self._local.lexical
 
@@ -198,9 +197,8 @@ class SearchEngine:
         and drop undated ones. ``article_passages`` adds each article's other matching passages.
         Raises ValueError for an empty or too long query or a bad parameter."""
         started = time.perf_counter()
-        normalized, terms = self._understand(query, k, offset, method, category, date_from, date_to)
-        allowed = self._filter_sql(category, date_from, date_to)
-        scores = self._score(normalized, terms, method, allowed)
+        normalized, terms, where = self._understand(query, k, offset, method, category, date_from, date_to)
+        scores = self._score(normalized, terms, method, where)
         ranked = self._rank(scores)
         page = ranked[offset:offset + k]
         results = self._results(page, offset, normalized, terms, article_passages)
@@ -210,8 +208,8 @@ class SearchEngine:
     def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
         ``k`` best articles. The evaluation uses it to score thousands of queries quickly."""
-        normalized, terms = self._understand(query, k, 0, method, None, None, None)
-        ranked = self._rank(self._score(normalized, terms, method, None))
+        normalized, terms, where = self._understand(query, k, 0, method, None, None, None)
+        ranked = self._rank(self._score(normalized, terms, method, where))
         return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
 
     def categories(self) -> list[str]:
@@ -230,8 +228,8 @@ class SearchEngine:
 
     @staticmethod
     def _understand(query: str, k: int, offset: int, method: str, category: str | None,
-                    date_from: str | None, date_to: str | None) -> tuple[str, list[str]]:
-        """The query normalized (for the model) and its distinct BM25 terms; ValueError for a bad request."""
+                    date_from: str | None, date_to: str | None) -> tuple[str, list[str], Filter]:
+        """The query normalized (for the model), its distinct BM25 terms and its filter; ValueError for a bad request."""
         if not isinstance(query, str):
             raise ValueError("the query must be text")
         if len(query) > MAX_QUERY_CHARS:
@@ -256,25 +254,8 @@ class SearchEngine:
                     raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
         if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
             raise ValueError(f"date_from {date_from} is after date_to {date_to}")
-        return normalized, list(dict.fromkeys(normalized_tokens(normalized)))
-
-    @staticmethod
-    def _filter_sql(category: str | None, date_from: str | None, date_to: str | None) -> tuple[str, list] | None:
-        """A SELECT of the allowed passage ids, or None when nothing is filtered."""
-        conditions, params = [], []
-        if category is not None:
-            conditions.append("a.cat = ?")
-            params.append(category)
-        if date_from is not None:
-            conditions.append("a.date >= ?")  # NULL dates fail every comparison: undated articles drop out
-            params.append(date.fromisoformat(date_from).isoformat())
-        if date_to is not None:
-            conditions.append("a.date <= ?")
-            params.append(date.fromisoformat(date_to).isoformat())
-        if not conditions:
-            return None
-        return ("SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id WHERE "
-                + " AND ".join(conditions), params)
+        return (normalized, list(dict.fromkeys(normalized_tokens(normalized))),
+                Filter(category, dates.get("date_from"), dates.get("date_to")))
 
     def _query_vector(self, normalized: str) -> np.ndarray:
         vector = self._query_vectors.get(normalized)
@@ -290,18 +271,17 @@ class SearchEngine:
         vectors = self.embedder.embed_queries(normalized)
         self._query_vectors.put_many({text: vectors[i:i + 1] for i, text in enumerate(normalized)})
 
-    def _score(self, normalized: str, terms: list[str], method: str,
-               allowed: tuple[str, list] | None) -> dict[int, float]:
+    def _score(self, normalized: str, terms: list[str], method: str, where: Filter) -> dict[int, float]:
         """Score of each candidate passage under ``method``."""
         lexical_hits = []
-        if method != "dense" and terms:
-            sql, params = allowed if allowed else (None, ())
-            lexical_hits = self.lexical.search(terms, LEXICAL_POOL, sql, params)
+        lexical_terms = strongest_terms(terms, self.lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
+        if method != "dense" and lexical_terms:
+            lexical_hits = self.lexical.search(lexical_terms, LEXICAL_POOL, where)
         if method == "lexical":
             return {hit.passage_id: hit.score for hit in lexical_hits}
 
         vector = self._query_vector(normalized)
-        dense_ids, dense_scores = self._dense(vector, allowed)
+        dense_ids, dense_scores = self._dense(vector, where)
         if method == "dense" or not len(dense_ids):
             return dict(zip(dense_ids.tolist(), dense_scores.tolist()))
 
@@ -310,7 +290,7 @@ class SearchEngine:
         candidates = dict.fromkeys(dense_ids.tolist())
         candidates.update((hit.passage_id, None) for hit in lexical_hits)
         ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-        cosine = self._matrix[self._row_of[ids]] @ vector[0]
+        cosine = self.version.vectors.score(vector[0], ids)
         dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
         lexical = np.zeros(len(ids))
         coverage = np.zeros(len(ids))
@@ -322,7 +302,7 @@ class SearchEngine:
         else:
             usable = np.isin(self._scripts(ids), list(scripts))
         if lexical_hits:
-            idf = self.lexical.idf(terms)
+            idf = self.lexical.idf(lexical_terms)
             query_mass = sum(idf.values()) or 1.0
             position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
             for hit in lexical_hits:
@@ -335,27 +315,21 @@ class SearchEngine:
     def _scripts(self, ids: np.ndarray) -> np.ndarray:
         """The dominant script of each passage (read once from the lexical index)."""
         if not hasattr(self, "_script_of"):
-            script_of = np.empty(len(self._row_of), dtype=object)
+            script_of = np.empty(self._passages, dtype=object)
             for rowid, kind in self.db.execute("SELECT rowid, script FROM lex.lexical"):
                 script_of[rowid] = kind
             self._script_of = script_of
         return self._script_of[ids]
 
-    def _dense(self, vector: np.ndarray, allowed: tuple[str, list] | None) -> tuple[np.ndarray, np.ndarray]:
-        index = self.version.vectors
-        if allowed is None:
-            fetch = min(index.ntotal, DENSE_POOL)
-            params = None
-        else:
-            sql, args = allowed
-            ids = np.array([row[0] for row in self.db.execute(sql, args)], dtype=np.int64)
-            fetch = min(len(ids), DENSE_POOL)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if fetch else None
-        if not fetch:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, found = index.search(vector, fetch, params=params)
+    def _dense(self, vector: np.ndarray, where: Filter) -> tuple[np.ndarray, np.ndarray]:
+        allowed = None if where.is_empty else Allowed(where, self._allowed_ids)
+        found, scores = self.version.vectors.search(vector, DENSE_POOL, allowed)
         keep = found[0] >= 0
         return found[0][keep], scores[0][keep]
+
+    def _allowed_ids(self, where: Filter) -> np.ndarray:
+        sql, params = filter_sql(where)
+        return np.array([row[0] for row in self.db.execute(sql, params)], dtype=np.int64)
 
     def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
         """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
@@ -376,8 +350,8 @@ class SearchEngine:
         read once, so ranking a thousand candidates needs no database query."""
         if not hasattr(self, "_articles"):
             position = {}
-            article_of = np.zeros(len(self._row_of), dtype=np.int64)
-            group_of = np.zeros(len(self._row_of), dtype=np.int64)
+            article_of = np.zeros(self._passages, dtype=np.int64)
+            group_of = np.zeros(self._passages, dtype=np.int64)
             rows = self.db.execute("SELECT p.id, p.article_id, a.duplicate_of FROM passages p "
                                    "JOIN articles a ON a.id = p.article_id")
             for passage_id, article_id, duplicate_of in rows:
@@ -443,7 +417,7 @@ class SearchEngine:
         if not hasattr(self, "_sentence_spans"):
             rows = np.array(self.db.execute("SELECT passage_id, start, end FROM sentences ORDER BY rowid").fetchall(),
                             dtype=np.int64).reshape(-1, 3)
-            first = np.searchsorted(rows[:, 0], np.arange(len(self._row_of) + 1))
+            first = np.searchsorted(rows[:, 0], np.arange(self._passages + 1))
             self._sentence_spans = (rows[:, 1], rows[:, 2], first)
         return self._sentence_spans
 
