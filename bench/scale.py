@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from cut_model import cut_model  # noqa: E402
 from load_web import free_port, load_queries, memory, percentile, start_gunicorn, variant, wait_ready  # noqa: E402
 from synthetic import write_archive  # noqa: E402
 
-PASSAGES_PER_ARTICLE = 3.94  # measured on a 300-article synthetic archive (1,181 passages)
+PASSAGES_PER_ARTICLE = 3.58  # measured on the 2,538-article synthetic archive (9,083 passages)
 MODEL_LABEL = "1-layer model"
 # (kind, extra API parameters): the filtered kinds use the commonest category and dates of the synthetic
 # archive (2010-2024), as in issue 12
@@ -167,24 +168,43 @@ def serve_and_measure(index_dir: Path, model: Path, queries: list[str], long: li
 
 def recall(index_dir: Path, model: Path, queries: list[str], k: int = 10) -> dict:
     """Recall@k of the served vector search against exact inner product over the same vectors, for the queries."""
-    import faiss
-    import numpy as np
-
     from index.embedder import Embedder
     from index.store import open_index
+    from index.vectors.flat import FlatIndex
     from settings import Settings
 
     version = open_index(index_dir)
-    embedder = Embedder(str(model), Settings.from_env().model_cache)
-    vectors = embedder.embed_queries(queries)
-    flat = faiss.downcast_index(version.vectors.index)
-    stored = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
-    ids = faiss.vector_to_array(version.vectors.id_map)
-    exact = ids[np.argsort(-(vectors @ stored.T), axis=1)[:, :k]]
-    _, served = version.vectors.search(vectors, k)
+    vectors = Embedder(str(model), Settings.from_env().model_cache).embed_queries(queries)
+    ids = version.vectors.ids()
+    exact, _ = FlatIndex.build(version.vectors.vectors(ids), ids).search(vectors, k)
+    served, _ = version.vectors.search(vectors, k)
     hits = sum(len(set(a) & set(b)) for a, b in zip(exact.tolist(), served.tolist()))
     return {"queries": len(queries), "k": k, "recall": round(hits / (k * len(queries)), 4),
-            "kind": type(faiss.downcast_index(version.vectors.index)).__name__}
+            "kind": version.manifest.get("vector_index", "flat"),
+            "parameters": version.manifest.get("vector_parameters", {})}
+
+
+def with_vector_index(index_dir: Path, kind: str, model: Path) -> tuple[Path, float | None]:
+    """A copy of the built index whose vectors are held by ``kind`` (rewritten from the stored vectors,
+    nothing re-embedded), made once beside it; and how long rewriting took. ``auto``: the index as built."""
+    if kind == "auto":
+        return index_dir, None
+    target = index_dir.with_name(f"index-{kind}")
+    if not (target / "current").exists():
+        from index.embedder import Embedder
+        from index.pipeline import update_index
+        from index.store import index_lock
+        from settings import Settings
+
+        shutil.rmtree(target, ignore_errors=True)
+        version = (index_dir / "current").resolve()
+        shutil.copytree(version, target / "versions" / version.name)
+        (target / "current").symlink_to(Path("versions") / version.name)
+        started = time.perf_counter()
+        with index_lock(target):
+            update_index(target, Embedder(str(model), Settings.from_env().model_cache), vector_index=kind)
+        (target / "rewrite_s").write_text(f"{time.perf_counter() - started:.1f}")
+    return target, float((target / "rewrite_s").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="requests per kind of query (default %(default)s)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for gunicorn (repeatable)")
+    parser.add_argument("--kinds", nargs="+", default=["auto"],
+                        help="vector indexes to serve each size with: auto (as built), flat, ivf (default auto)")
     parser.add_argument("--build-only", action="store_true", help="only generate and build")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
@@ -206,38 +228,44 @@ def main(argv: list[str] | None = None) -> int:
     extra = dict(item.split("=", 1) for item in args.env)
     report = {"model": MODEL_LABEL, "cpus": os.cpu_count(), "sizes": {}}
     for size in args.passages:
-        figures = {"build": build(size, args.work, model, args.data, args.seed)}
-        index_dir = args.work / f"n{size}" / "index"
-        figures["disk"] = disk_usage(index_dir)
-        if not args.build_only:
-            archive = args.work / f"n{size}" / "archive.jsonl"
-            figures["serve"] = serve_and_measure(index_dir, model, queries, long_queries(archive, 50),
-                                                 commonest_category(archive), args.requests, extra)
-            figures["ann_recall"] = recall(index_dir, model, queries)
+        figures = {"build": build(size, args.work, model, args.data, args.seed), "kinds": {}}
+        built = args.work / f"n{size}" / "index"
+        archive = args.work / f"n{size}" / "archive.jsonl"
+        for kind in ([] if args.build_only else args.kinds):
+            index_dir, rewrite_s = with_vector_index(built, kind, model)
+            figures["kinds"][kind] = {
+                "rewrite_s": rewrite_s, "disk": disk_usage(index_dir),
+                "serve": serve_and_measure(index_dir, model, queries, long_queries(archive, 50),
+                                           commonest_category(archive), args.requests, extra),
+                "ann_recall": recall(index_dir, model, queries),
+            }
+        figures["disk"] = disk_usage(built)
         report["sizes"][size] = figures
-        print_table(size, figures)
+        print_table(figures)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
-def print_table(size: int, figures: dict) -> None:
+def print_table(figures: dict) -> None:
     b, d = figures["build"], figures["disk"]
     print(f"\n== {b['passages']:,} passages ({b['articles']:,} articles), {b['model']} ==")
     print(f"build: {b['rebuild_wall_s']} s wall = cutting {b['cutting_s']} s ({b['cutting_passages_per_s']} passages/s)"
           f" + embedding {b['embedding_s']} s ({b['embedding_passages_per_s']} passages/s) + writing {b['writing_s']} s"
           f" + other {b['other_s']} s")
-    print(f"index on disk: {d['total_mib']} MiB " + ", ".join(f"{k} {v}" for k, v in d["files_mib"].items()))
-    if "serve" in figures:
-        s = figures["serve"]
+    print(f"index on disk as built: {d['total_mib']} MiB " + ", ".join(f"{k} {v}" for k, v in d["files_mib"].items()))
+    for kind, row in figures["kinds"].items():
+        s, r = row["serve"], row["ann_recall"]
+        print(f"-- vector index {kind}: {r['kind']} {r['parameters']}"
+              + (f", rewritten from stored vectors in {row['rewrite_s']} s" if row["rewrite_s"] is not None else ""))
         print(f"server: startup {s['startup_s']} s, PSS {s['memory']['pss_mib_total']} MiB over "
-              f"{s['memory']['processes']} processes (RSS {s['memory']['rss_mib_total']} MiB)")
+              f"{s['memory']['processes']} processes (RSS {s['memory']['rss_mib_total']} MiB), "
+              f"disk {row['disk']['total_mib']} MiB")
         print(f"{'kind':<15}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'engine p50':>12}{'errors':>8}")
-        for kind, row in s["latency"].items():
-            print(f"{kind:<15}{row['p50_ms']:>9}{row['p99_ms']:>9}{row['max_ms']:>9}{row['engine_p50_ms']!s:>12}"
-                  f"{row['errors']:>8}")
-        r = figures["ann_recall"]
-        print(f"vector search recall@{r['k']} against exact: {r['recall']} ({r['kind']}, {r['queries']} queries)")
+        for name, line in s["latency"].items():
+            print(f"{name:<15}{line['p50_ms']:>9}{line['p99_ms']:>9}{line['max_ms']:>9}{line['engine_p50_ms']!s:>12}"
+                  f"{line['errors']:>8}")
+        print(f"vector search recall@{r['k']} against exact: {r['recall']} ({r['queries']} queries)")
 
 
 if __name__ == "__main__":

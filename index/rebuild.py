@@ -46,7 +46,8 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         if not articles:
             return nothing_read(report)
         embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
-        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
+        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
+                             vector_index=settings.vector_index)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "

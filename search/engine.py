@@ -33,12 +33,13 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.fts import FtsLexicalIndex, filter_sql
+from index.fts import FtsLexicalIndex
 from index.lexical import normalized_tokens, term_spans, token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from index.vectors.base import Allowed
+from search.filter_index import FilterIndex
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -328,8 +329,10 @@ class SearchEngine:
         return found[0][keep], scores[0][keep]
 
     def _allowed_ids(self, where: Filter) -> np.ndarray:
-        sql, params = filter_sql(where)
-        return np.array([row[0] for row in self.db.execute(sql, params)], dtype=np.int64)
+        """The passage ids ``where`` keeps, from the per-passage category and date arrays (read once)."""
+        if not hasattr(self, "_filter_index"):
+            self._filter_index = FilterIndex(self.db, self._passages)
+        return self._filter_index.ids(where)
 
     def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
         """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
