@@ -51,7 +51,7 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """One warm-up query per worker so that the first user does not pay for lazy initialisation."""
-    from web.app import engine_holder
+    from web.holder import engine_holder
 
     holder = engine_holder(worker.wsgi)
     if holder.engine is not None:

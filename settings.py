@@ -46,3 +46,9 @@ class Settings:
             bf16=bf16,
             vector_index=env.get("KAVOSH_VECTOR_INDEX", defaults.vector_index).lower(),
         )
+
+
+def crash_at() -> str:
+    """KAVOSH_CRASH_AT: the named write step where fault injection kills the process (the crash tests set
+    it for a child process); read at each step, so it is not part of :class:`Settings`."""
+    return os.environ.get("KAVOSH_CRASH_AT", "")

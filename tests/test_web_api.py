@@ -256,7 +256,7 @@ def test_an_index_built_after_start_is_served_without_restart(tmp_path: Path, em
     from index.pipeline import build_index
     from index.store import index_lock
 
-    import web.app
+    import web.holder
 
     index_dir = tmp_path / "index"
     client = create_app(Settings(index_dir=index_dir, model=embedder.name)).test_client()
@@ -264,6 +264,6 @@ def test_an_index_built_after_start_is_served_without_restart(tmp_path: Path, em
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
     with index_lock(index_dir):
         build_index(read_articles([sample])[:3], index_dir, embedder)
-    monkeypatch.setattr(web.app, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(web.holder, "RETRY_SECONDS", 0.0)
     body = check_against_openapi(client.get("/api/search?q=news"), "/api/search")
     assert body["results"] and client.get("/healthz").status_code == 200

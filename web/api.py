@@ -10,7 +10,8 @@ from flask import Blueprint, jsonify, request
 
 from index.store import IndexUnavailable
 from search.engine import METHODS
-from web.app import EngineUnavailable, engine_holder, json_error
+from web.errors import json_error
+from web.holder import EngineUnavailable, engine_holder
 from web.openapi import document_for
 from web.params import BadParameter, parse_search
 

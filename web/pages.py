@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request, url_for
 from index.persian import normalize
 from index.store import IndexUnavailable
 from search.engine import MAX_QUERY_CHARS
-from web.app import EngineUnavailable, engine_holder
+from web.holder import EngineUnavailable, engine_holder
 from web.i18n import DIRECTION, LABELS, digits, pick_language
 from web.markup import highlight, safe_href
 from web.params import MAX_PAGE, PAGE_SIZE
