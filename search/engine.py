@@ -32,13 +32,16 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.fts import filter_sql
+<<<<<<< HEAD
+=======
+>>>>>>> scale
 from index.lexical import normalized_tokens, term_spans, token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search.backends import LOCAL, Backend, backend_for
 from index.vectors.base import Allowed
+from search.filter_index import FilterIndex
 from search.query import DEFAULT_K, DEFAULT_METHOD, Query
 from settings import Settings
 
@@ -164,6 +167,12 @@ class SearchEngine:
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
         self._passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
+        # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
+        db = version.connect()
+        try:
+            self._filter_index = FilterIndex(db, self._passages)
+        finally:
+            db.close()
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
@@ -307,8 +316,8 @@ class SearchEngine:
         return found[0][keep], scores[0][keep]
 
     def _allowed_ids(self, where: Filter) -> np.ndarray:
-        sql, params = filter_sql(where)
-        return np.array([row[0] for row in self.db.execute(sql, params)], dtype=np.int64)
+        """The passage ids ``where`` keeps, from the per-passage category and date arrays."""
+        return self._filter_index.ids(where)
 
     def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
         """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
