@@ -32,9 +32,6 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-<<<<<<< HEAD
-=======
->>>>>>> scale
 from index.lexical import normalized_tokens, term_spans, token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
