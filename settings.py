@@ -11,6 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 _CORES = os.cpu_count() or 2
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # KAVOSH_PRECISION: the embedding model's arithmetic
 BACKENDS = ("faiss", "milvus")
+VECTOR_INDEXES = ("auto", "flat", "ivf")  # KAVOSH_VECTOR_INDEX; index/vectors/factory.py holds the backends
 
 
 def _cache_home() -> Path:
@@ -48,13 +49,14 @@ class Settings:
     milvus_uri: str = str(PROJECT_ROOT / "var" / "milvus.db")  # a local *.db file runs Milvus Lite in-process
     milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; empty for Milvus Lite
     milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
+    vector_index: str = "auto"  # "auto": exact below index.vectors.factory.ANN_THRESHOLD passages; "flat" / "ivf" force one
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
         KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
         KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER, KAVOSH_CLIENT_TIMEOUT,
-        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN and KAVOSH_MILVUS_COLLECTION."""
+        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION and KAVOSH_VECTOR_INDEX."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -72,6 +74,9 @@ class Settings:
         collection = env.get("KAVOSH_MILVUS_COLLECTION", defaults.milvus_collection)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,150}", collection):
             raise ValueError(f"KAVOSH_MILVUS_COLLECTION must be letters, digits and underscores, not {collection!r}")
+        vector_index = env.get("KAVOSH_VECTOR_INDEX", defaults.vector_index).lower()
+        if vector_index not in VECTOR_INDEXES:
+            raise ValueError(f"KAVOSH_VECTOR_INDEX must be one of {', '.join(VECTOR_INDEXES)}, not {vector_index!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -92,6 +97,7 @@ class Settings:
             milvus_uri=env.get("KAVOSH_MILVUS_URI", defaults.milvus_uri),
             milvus_token=env.get("KAVOSH_MILVUS_TOKEN", defaults.milvus_token),
             milvus_collection=collection,
+            vector_index=vector_index,
         )
 
 

@@ -105,10 +105,12 @@ def build_index(
     chunking: Chunking = Chunking(),
     progress: bool = False,
     embed_passages: PassageEmbedding | None = None,
+    vector_index: str = "auto",
 ) -> BuildResult:
     """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``.
     ``embedder`` cuts the passages and names the model; ``embed_passages`` (default: the embedder's
-    own) computes their vectors."""
+    own) computes their vectors. ``vector_index``: the vector backend, or ``auto`` to choose it by size
+    (settings.vector_index)."""
     if not articles:
         raise ValueError("no articles to index; the live index is unchanged")
     started = time.perf_counter()
@@ -120,7 +122,7 @@ def build_index(
     embedded = time.perf_counter()
     crash_point("after-embedding")
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name,
-                            _build_info(chunking, embedder))
+                            _build_info(chunking, embedder), vector_index)
     return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
                        time.perf_counter() - embedded)
 
@@ -147,10 +149,11 @@ def update_index(
     deletions: Sequence[str] = (),
     progress: bool = False,
     live: IndexVersion | None = None,
+    vector_index: str = "auto",
 ) -> UpdateResult:
     """Add, replace and delete articles in the live index, embedding only articles whose title or text
     changed; everything else keeps its passages and vectors. Call under ``index_lock``; ``live`` is the
-    live version when the caller has already opened it."""
+    live version when the caller has already opened it; ``vector_index`` as for :func:`build_index`."""
     live = live or open_index(index_dir)
     require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
@@ -202,7 +205,8 @@ def update_index(
             blocks.append(old_vectors)
             sentence_blocks.append(old_sentence_vectors)
     version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
-                            np.concatenate(sentence_blocks), embedder.name, _build_info(chunking, embedder))
+                            np.concatenate(sentence_blocks), embedder.name, _build_info(chunking, embedder),
+                            vector_index)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))
 

@@ -54,7 +54,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
         with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
             result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
-                                 embed_passages=embed_passages)
+                                 embed_passages=embed_passages, vector_index=settings.vector_index)
         publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

@@ -28,7 +28,7 @@ from index.lexical import write_lexical
 from index.lock import index_lock
 from index.passages import Passage
 from index.records import content_hash, stored_articles, stored_passages, write_database
-from index.vectors.factory import DEFAULT_KIND, vector_index_class
+from index.vectors.factory import AUTO, choose_kind, vector_index_class
 from index.verify import IndexVersion, open_index, open_version, require_model
 
 __all__ = ["DATABASE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "SENTENCES", "IndexBusy", "IndexDamaged",
@@ -47,12 +47,12 @@ def write_version(
     sentence_vectors: np.ndarray,
     model: str,
     build_info: dict[str, Any],
-    vector_index: str = DEFAULT_KIND,
+    vector_index: str = AUTO,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
     ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order; ``vector_index``
-    names the vector backend (:mod:`index.vectors.factory`)."""
-    backend = vector_index_class(vector_index)
+    names the vector backend (:mod:`index.vectors.factory`), or ``auto`` to choose it by size."""
+    backend = vector_index_class(choose_kind(len(passages), vector_index))
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
     if sum(len(p.sentences) for p in passages) != len(sentence_vectors):
@@ -66,7 +66,8 @@ def write_version(
         ids = np.arange(len(passages), dtype=np.int64)
         write_database(tmp / DATABASE, articles, passages)
         crash_point("database-written")
-        backend.build(vectors, ids).save(tmp)
+        vector_index = backend.build(vectors, ids)
+        vector_index.save(tmp)
         crash_point("vectors-written")
         by_id = {article.id: article for article in articles}
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
@@ -82,6 +83,7 @@ def write_version(
             "model": model,
             "dimension": int(vectors.shape[1]),
             "vector_index": backend.kind,
+            "vector_parameters": vector_index.parameters,
             "articles": len(articles),
             "passages": len(passages),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

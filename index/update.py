@@ -46,7 +46,8 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
         if args.sources and not articles and not args.delete:
             return nothing_read(report)
         embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
-        result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live)
+        result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live,
+                              vector_index=settings.vector_index)
         publish(args.index, settings, progress=not args.quiet)
     if args.sources:
         print(report.summary(indexed=len(articles)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,11 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.fts import filter_sql
 from index.lexical_search import LexicalSearch
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
 from search.backends import LOCAL, Backend, backend_for
+from search.filter_index import FilterIndex
 from search.fusion import DEFAULT_FUSION, Fusion
 from search.highlights import highlights
 from search.passage_arrays import PassageArrays
@@ -48,6 +49,9 @@ class SearchEngine:
         self.query_vectors = QueryVectors(embedder, query_cache)
         self.arrays = PassageArrays(version)
         self._local = threading.local()
+        # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
+        with closing(version.connect()) as db:
+            self._filter_index = FilterIndex(db, self.arrays.passages)
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
@@ -135,8 +139,8 @@ class SearchEngine:
         return rank(scores, self.arrays.articles)
 
     def _allowed_ids(self, where: Filter) -> np.ndarray:
-        sql, params = filter_sql(where)
-        return np.array([row[0] for row in self.db.execute(sql, params)], dtype=np.int64)
+        """The passage ids ``where`` keeps, from the per-passage category and date arrays."""
+        return self._filter_index.ids(where)
 
     def _results(self, page: list[RankedArticle], offset: int, query: Understood, article_passages: bool) -> list[Result]:
         shown = [article.passages if article_passages else article.passages[:1] for article in page]

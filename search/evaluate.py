@@ -41,9 +41,10 @@ from ir_measures import RR, R, nDCG
 
 from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
-from index.pipeline import Chunking, build_index
+from index.pipeline import Chunking, build_index, update_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.backends import LOCAL, Backend, MilvusBackend
+from index.vectors.factory import AUTO, DEFAULT_KIND, choose_kind
 from search.engine import SearchEngine
 from search.fusion import DEFAULT_FUSION
 from search.query import METHODS
@@ -150,18 +151,26 @@ def cache_key(task: Task, model: str, chunking: Chunking, precision: str) -> str
     return f"{task.name}-{digest.hexdigest()[:16]}"
 
 
-def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False) -> Path:
-    """The index folder of ``task``, built once (again when the cached one is in an older format)."""
+def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False,
+                 vector_index: str = AUTO) -> Path:
+    """The index folder of ``task``, built once (again when the cached one is in an older format); when its
+    vectors are held by another backend than ``vector_index`` asks for, they are rewritten, not re-embedded."""
     index_dir = cache / cache_key(task, embedder.name, chunking, embedder.precision)
     try:
-        open_index(index_dir).close()
+        version = open_index(index_dir)
+        version.close()
+        wanted = choose_kind(version.manifest["passages"], vector_index)
+        if version.manifest.get("vector_index", DEFAULT_KIND) != wanted:
+            with index_lock(index_dir):
+                log.info("%s: rewriting the vectors of %s as %s", task.name, index_dir, wanted)
+                update_index(index_dir, embedder, vector_index=wanted)
         return index_dir
     except IndexUnavailable as exc:
         reason = exc
     with index_lock(index_dir):
         log.info("%s: building the index of %d articles in %s (%s)", task.name, len(task.articles), index_dir, reason)
         started = time.perf_counter()
-        result = build_index(task.articles, index_dir, embedder, chunking, progress=progress)
+        result = build_index(task.articles, index_dir, embedder, chunking, progress=progress, vector_index=vector_index)
         log.info("%s: %d passages embedded in %.0f s", task.name, result.passages, time.perf_counter() - started)
     return index_dir
 
@@ -246,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.tasks:
         task = load_task(name, args.data, args.distractors)
-        index_dir = cached_index(task, embedder, Chunking(), args.cache, progress=True)
+        index_dir = cached_index(task, embedder, Chunking(), args.cache, progress=True, vector_index=settings.vector_index)
         if args.build_only:
             continue
         task.queries = _spread(task.queries, args.limit)

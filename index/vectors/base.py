@@ -86,6 +86,11 @@ class VectorIndex(ABC):
     def dimension(self) -> int:
         """The length of each vector."""
 
+    @property
+    def parameters(self) -> dict[str, int]:
+        """How this index was tuned (recorded in the manifest); none for an exact index."""
+        return {}
+
     def verify(self, passage_ids: np.ndarray) -> str | None:
         """What is wrong with this index as the vectors of ``passage_ids``, or None when it fits."""
         if not np.array_equal(np.sort(self.ids()), np.sort(passage_ids)):

@@ -1,0 +1,167 @@
+"""The approximate vector index for large archives: FAISS IVF-Flat, memory-mapped from the version folder.
+
+The vectors are clustered around ``nlist`` centroids (k-means on a sample); a search compares the query
+with the centroids and then with the exact stored vectors of the ``nprobe`` nearest clusters only, so its
+scores are exact inner products and only the candidate set is approximate. The file is opened with
+``IO_FLAG_MMAP``: every process serving the version reads the same page-cache copy of the vectors.
+Parameters are chosen from the size by :func:`ivf_parameters` (see docs/design.md for the measurements).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.durable import fsync_file
+from index.vectors.base import Allowed, VectorIndex, VectorIndexError
+
+VECTORS_IVF = "vectors.ivf"
+TRAINING_POINTS_PER_LIST = 64  # k-means sample: 64 vectors per cluster (FAISS asks for at least 39)
+TRAINING_SEED = 12
+# searched share of the clusters; a filtered search widens it by the filter's selectivity (see search)
+PROBE_SHARE = 1 / 16
+MIN_PROBES = 16
+# a search for k hits compares at least this many vectors per hit, so that the tail of a deep pool (the
+# engine asks for 1,000 passages and normalizes dense scores by the last) is nearly exact too
+CANDIDATES_PER_HIT = 8
+
+
+def ivf_parameters(count: int) -> dict[str, int]:
+    """``nlist`` about 4·√count (a power of two, at most count / 64 so that k-means has enough points),
+    ``nprobe`` a fixed share of it (at least MIN_PROBES): the scanned share of the vectors falls as the
+    archive grows, while each cluster stays a few hundred vectors long."""
+    nlist = max(1, 2 ** round(math.log2(max(1.0, 4 * math.sqrt(count)))))
+    nlist = min(nlist, max(1, count // TRAINING_POINTS_PER_LIST))
+    return {"nlist": nlist, "nprobe": min(nlist, max(MIN_PROBES, round(nlist * PROBE_SHARE)))}
+
+
+class IVFIndex(VectorIndex):
+    """Approximate search over exact vectors in inverted lists; ``score`` and ``vectors`` read the mapped lists."""
+
+    kind = "ivf"
+    files = (VECTORS_IVF,)
+
+    def __init__(self, index: faiss.IndexIVFFlat, path: Path | None = None) -> None:
+        self._index = index
+        self._path = path  # the mapped file, while the lists are still the read-only mapping of it
+        _map_ids(self._index)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "IVFIndex":
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        params = ivf_parameters(len(vectors))
+        dimension = int(vectors.shape[1])
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+        sample = min(len(vectors), params["nlist"] * TRAINING_POINTS_PER_LIST)
+        rows = np.sort(np.random.default_rng(TRAINING_SEED).choice(len(vectors), sample, replace=False))
+        index.cp.seed = TRAINING_SEED
+        index.train(vectors[rows])
+        index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        index.nprobe = params["nprobe"]
+        return cls(index)
+
+    @classmethod
+    def load(cls, folder: Path) -> "IVFIndex":
+        path = folder / VECTORS_IVF
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError as exc:
+            raise VectorIndexError(f"{VECTORS_IVF} cannot be read ({str(exc).splitlines()[0]})") from None
+        if not isinstance(index, faiss.IndexIVFFlat) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise VectorIndexError(f"{VECTORS_IVF} is not an inner-product IVF-Flat index")
+        if _mapped_end(index) > path.stat().st_size:  # reading a list past the end would crash the process
+            raise VectorIndexError(f"{VECTORS_IVF} is shorter than its lists (truncated?)")
+        return cls(index, path)
+
+    def save(self, folder: Path) -> None:
+        faiss.write_index(self._index, str(folder / VECTORS_IVF))
+        fsync_file(folder / VECTORS_IVF)
+
+    @property
+    def parameters(self) -> dict[str, int]:
+        return {"nlist": int(self._index.nlist), "nprobe": int(self._index.nprobe)}
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self._writable().add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)  # the hash-table id map removes only an IDSelectorArray
+        self._writable().remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+
+    def search(self, queries: np.ndarray, k: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Without a filter, the ``nprobe`` nearest clusters (more when ``k`` is deep, see CANDIDATES_PER_HIT). With one, only allowed passages are compared
+        (a bitmap selector) and the probed clusters grow by the inverse of the share allowed, so about as
+        many allowed vectors are compared as an unfiltered search compares in all: a selective filter
+        scans more clusters instead of returning fewer hits."""
+        nlist = self._index.nlist
+        nprobe = max(self._index.nprobe, math.ceil(CANDIDATES_PER_HIT * k * nlist / max(1, self.count)))
+        selector = None
+        if allowed is not None:
+            if not len(allowed.ids):
+                return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
+            share = len(allowed.ids) / max(1, self.count)
+            nprobe = math.ceil(nprobe / share)
+            selector = _bitmap_selector(allowed.ids)
+        params = faiss.SearchParametersIVF(nprobe=min(nlist, nprobe), sel=selector)
+        scores, found = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+        return found, scores
+
+    def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self.vectors(ids) @ query
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(ids)
+
+    def ids(self) -> np.ndarray:
+        lists = self._index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+                 for n in range(self._index.nlist) if lists.list_size(n)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    @property
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    def _writable(self) -> faiss.IndexIVFFlat:
+        """The index with its lists in memory (a mapped file is read-only, so changing it reads it in first)
+        and a hash-table id map, the one that allows removal and ids in any order."""
+        if self._path is not None:
+            self._index = faiss.read_index(str(self._path))  # already of its own class
+            self._path = None
+        self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return self._index
+
+
+def _mapped_end(index: faiss.IndexIVFFlat) -> int:
+    """Where the last byte of the memory-mapped lists lies in the file."""
+    lists = faiss.downcast_InvertedLists(index.invlists)
+    entry = lists.code_size + 8  # a vector and its id
+    return max((lists.lists.at(n).offset + lists.lists.at(n).capacity * entry for n in range(lists.nlist)), default=0)
+
+
+def _map_ids(index: faiss.IndexIVFFlat) -> None:
+    """Where each id lies in the lists, for :meth:`IVFIndex.vectors`: an array (8 bytes a passage) when the ids
+    are 0 .. count - 1, as a written version's are, else a hash table."""
+    try:
+        index.set_direct_map_type(faiss.DirectMap.Array)
+    except RuntimeError:
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+
+
+def _bitmap_selector(ids: np.ndarray) -> faiss.IDSelectorBitmap:
+    """A selector holding one bit per passage id up to the largest allowed one."""
+    mask = np.zeros(int(ids.max()) + 1, dtype=bool)
+    mask[ids] = True
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+    selector.referenced_bits = bits  # the selector reads the array; keep it alive as long as the selector
+    return selector

@@ -1,0 +1,49 @@
+"""Category and date of every passage as arrays, read once per version, so a filter costs array work, not SQL."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+import numpy as np
+
+from index.filter import Filter
+
+UNDATED = np.iinfo(np.int32).min  # below every real day: a date bound drops undated passages
+NO_CATEGORY = -1
+
+
+class FilterIndex:
+    """For each passage id its category's code and its article's day (proleptic ordinal): 8 bytes a passage.
+
+    A filter becomes the allowed passage ids by vectorized comparisons over these arrays (about a
+    millisecond per million passages), instead of a SQL join over every passage of the category or
+    date range on each query, which grew with the archive (seconds at 10^5 passages, issue 12)."""
+
+    def __init__(self, db: sqlite3.Connection, passages: int) -> None:
+        codes: dict[str, int] = {}
+        self.category_of = np.full(passages, NO_CATEGORY, dtype=np.int32)
+        self.day_of = np.full(passages, UNDATED, dtype=np.int32)
+        rows = db.execute("SELECT p.id, a.cat, a.date FROM main.passages p JOIN main.articles a ON a.id = p.article_id")
+        for passage_id, cat, day in rows:
+            self.category_of[passage_id] = codes.setdefault(cat, len(codes))
+            if day:
+                self.day_of[passage_id] = date.fromisoformat(day).toordinal()
+        self.codes = codes
+
+    def mask(self, where: Filter) -> np.ndarray:
+        """True for each passage the filter keeps."""
+        keep = np.ones(len(self.category_of), dtype=bool)
+        if where.category is not None:
+            code = self.codes.get(where.category)
+            if code is None:
+                return np.zeros(len(self.category_of), dtype=bool)
+            keep &= self.category_of == code
+        if where.date_from is not None:
+            keep &= self.day_of >= where.date_from.toordinal()
+        if where.date_to is not None:
+            keep &= (self.day_of <= where.date_to.toordinal()) & (self.day_of != UNDATED)
+        return keep
+
+    def ids(self, where: Filter) -> np.ndarray:
+        """The passage ids the filter keeps, ascending (int64)."""
+        return np.flatnonzero(self.mask(where)).astype(np.int64)
