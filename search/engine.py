@@ -32,6 +32,7 @@ from search.understanding import Understood, understand
 from search.vector_cache import QUERY_CACHE, QueryVectors
 from settings import Settings
 
+
 class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
