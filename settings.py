@@ -23,10 +23,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
+    category_labels: Path = PROJECT_ROOT / "web" / "category_labels.json"  # display names of category slugs
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
-        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16."""
+        """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
+        KAVOSH_CATEGORY_LABELS."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = env.get("KAVOSH_PORT", str(defaults.port))
@@ -42,4 +44,5 @@ class Settings:
             host=env.get("KAVOSH_HOST", defaults.host),
             port=int(port),
             bf16=bf16,
+            category_labels=Path(env.get("KAVOSH_CATEGORY_LABELS", defaults.category_labels)),
         )

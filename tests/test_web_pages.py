@@ -130,7 +130,7 @@ def test_category_filter_on_the_page(client, search_engine):
     page = Page(html)
     assert "selected" in page.find("option", value=category)[0]  # the choice stays selected
     assert page.find("li", class_="result")
-    assert all(category == text for text in re.findall(r'<span class="cat" dir="auto">([^<]*)</span>', html))
+    assert all(category == slug for slug in re.findall(r'<span class="cat" dir="auto" data-slug="([^"]*)">', html))
 
 
 def test_unknown_category_is_a_clear_error(client):
@@ -184,9 +184,12 @@ def test_stylesheet(client):
     response = client.get("/static/style.css")
     assert response.status_code == 200 and response.content_type.startswith("text/css")
     css = response.get_data(as_text=True)
-    assert "Vazirmatn" in css and "Noto Naskh Arabic" in css and "Tahoma" in css
-    assert "@import" not in css and "url(" not in css  # system fonts only, nothing downloaded
+    assert "Vazirmatn" in css and "Noto Naskh Arabic" in css and "Tahoma" in css  # system fonts after it
+    assert "@import" not in css and "//" not in re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # nothing from elsewhere
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for font in re.findall(r'url\("([^"]+)"\)', css):  # the self-hosted font files are served
+        served = client.get(f"/static/{font}")
+        assert served.status_code == 200 and served.data[:4] == b"wOF2"
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=news", "/?q=news&lang=en", "/static/style.css", "/missing"])

@@ -14,16 +14,19 @@ import time
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_compress import Compress
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from index.store import IndexMissing, IndexUnavailable
 from settings import Settings
 from web.i18n import DIRECTION, LABELS, pick_language
+from web.labels import CategoryLabels
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 10.0
 MAX_BODY_BYTES = 64 * 1024
+COMPRESS_MIN_BYTES = 500  # below about this a compressed body plus its header saves nothing
 JSON_PREFIXES = ("/api/", "/healthz")
 
 SECURITY_HEADERS = {
@@ -126,7 +129,11 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> Flask:
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # responses over COMPRESS_MIN_BYTES are compressed (brotli or gzip) when the client accepts it
+    app.config.update(COMPRESS_ALGORITHM=["br", "gzip"], COMPRESS_MIN_SIZE=COMPRESS_MIN_BYTES)
+    Compress(app)
     app.extensions["kavosh"] = EngineHolder(settings, engine)
+    app.extensions["kavosh_labels"] = CategoryLabels.load(settings.category_labels)
 
     from web.api import api
     from web.pages import pages

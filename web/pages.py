@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
+from index.dates import display_date
 from index.persian import normalize
 from index.store import IndexUnavailable
 from search.engine import MAX_QUERY_CHARS
 from web.app import EngineUnavailable, engine_holder
 from web.i18n import DIRECTION, LABELS, digits, pick_language
+from web.labels import category_labels
 from web.markup import highlight, safe_href
 from web.params import MAX_PAGE, PAGE_SIZE
 
@@ -26,15 +28,17 @@ def _page_number(value: str | None) -> int:
     return max(1, min(int(value.strip()), MAX_PAGE))
 
 
-def _view(result: Any) -> dict[str, Any]:
+def _view(result: Any, lang: str) -> dict[str, Any]:
     return {
         "rank": result.rank,
-        "score": f"{float(result.score):.3f}",
+        "score": digits(f"{float(result.score):.3f}", lang),
         "title": result.title,
         "href": safe_href(result.link),
         "has_link": bool(result.link),
         "cat": result.cat,
+        "cat_label": category_labels().label(result.cat, lang),
         "date": result.date,
+        "date_shown": display_date(result.date, lang),
         "passage": highlight(result.text, result.highlights, result.highlight_kind),
     }
 
@@ -58,6 +62,7 @@ def index():
         context["state"] = "missing" if exc.missing else "unavailable"
         return render_template("index.html", **context), 503
     context["categories"] = list(engine.categories())
+    context["category_names"] = {c: category_labels().label(c, lang) for c in context["categories"]}
     if not raw_query.strip():
         return render_template("index.html", **context)
     if len(raw_query) > MAX_QUERY_CHARS:
@@ -80,7 +85,7 @@ def index():
     last_page = max(1, min(MAX_PAGE, math.ceil(response.total / PAGE_SIZE)))
     context.update(
         state="results" if response.total else "none",
-        results=[_view(result) for result in response.results],
+        results=[_view(result, lang) for result in response.results],
         found=t["found"].format(total=digits(response.total, lang), ms=digits(round(response.took_ms), lang)),
         no_results=t["no_results"].format(q=raw_query),
         pagination=_pagination(raw_query, cat, lang, page, last_page) if response.total else None,
