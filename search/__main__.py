@@ -10,11 +10,12 @@ from pathlib import Path
 
 from index.store import IndexUnavailable
 from search.engine import SearchEngine, dumps
+from kavosh.cli import setup_logging
 from settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.WARNING)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m search", description="Search the news index (Persian or English).")
     parser.add_argument("query", nargs="+", help="the query; several words need no quotes")

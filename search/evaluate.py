@@ -208,7 +208,7 @@ def markdown_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.INFO)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m search.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run (default: all)")
