@@ -25,17 +25,20 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
+from index.dates import BadDate, parse_date
 from index.embedder import Embedder, canonical_model_name
 from index.lexical import LexicalIndex, normalized_tokens, term_spans, token_script
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
+from search.facets import Facets
+from search.facets import count as count_facets
+from search.relevance import keep_relevant, threshold_for
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,8 @@ class SearchResponse:
     took_ms: float
     results: list[Result] = field(default_factory=list)
     method: str = "hybrid"
+    counted: bool = True  # False: ``total`` counts the ranked articles, not a calibrated relevance (see search.relevance)
+    facets: Facets = field(default_factory=Facets)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,7 @@ class SearchEngine:
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
+        self.relevance_threshold = threshold_for(embedder.name)
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
         flat = faiss.downcast_index(version.vectors.index)
@@ -201,11 +207,12 @@ class SearchEngine:
         normalized, terms = self._understand(query, k, offset, method, category, date_from, date_to)
         allowed = self._filter_sql(category, date_from, date_to)
         scores = self._score(normalized, terms, method, allowed)
-        ranked = self._rank(scores)
+        ranked = keep_relevant(self, self._rank(scores), normalized, method)
         page = ranked[offset:offset + k]
         results = self._results(page, offset, normalized, terms, article_passages)
         return SearchResponse(query, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
-                              results, method)
+                              results, method, self.relevance_threshold is not None or method == "lexical",
+                              count_facets(self, [article_id for article_id, _, _ in ranked]))
 
     def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
@@ -251,9 +258,9 @@ class SearchEngine:
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value is not None:
                 try:
-                    dates[name] = date.fromisoformat(value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+                    dates[name] = parse_date(value)
+                except BadDate as exc:
+                    raise ValueError(f"{name}: {exc}") from None
         if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
             raise ValueError(f"date_from {date_from} is after date_to {date_to}")
         return normalized, list(dict.fromkeys(normalized_tokens(normalized)))
@@ -267,10 +274,10 @@ class SearchEngine:
             params.append(category)
         if date_from is not None:
             conditions.append("a.date >= ?")  # NULL dates fail every comparison: undated articles drop out
-            params.append(date.fromisoformat(date_from).isoformat())
+            params.append(parse_date(date_from).isoformat())
         if date_to is not None:
             conditions.append("a.date <= ?")
-            params.append(date.fromisoformat(date_to).isoformat())
+            params.append(parse_date(date_to).isoformat())
         if not conditions:
             return None
         return ("SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id WHERE "

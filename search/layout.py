@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import hazm
 
@@ -34,6 +34,7 @@ HAZM_MIN_COUNT = 10  # hazm's list also holds words its corpus never saw (count 
 # on Fars News titles and Tatoeba sentences in docs/benchmarks.md ("Wrong keyboard layout").
 MIN_KNOWN_SHARE = 0.5
 _WORD = re.compile(r"\w+")
+MAX_WORDS = 200  # words looked up in the index per query (a query is at most 1,000 characters)
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,24 @@ def vocabulary(index_terms: Callable[[Iterable[str]], set[str]]) -> Callable[[It
         return (words & builtin) | index_terms(words - builtin)
 
     return known
+
+
+def index_vocabulary(engine: Any) -> Callable[[Iterable[str]], set[str]]:
+    """A ``known`` for :func:`guess` over ``engine``'s index: its lexical terms plus the built-in word lists."""
+
+    def index_terms(words: Iterable[str]) -> set[str]:
+        words = list(words)[:MAX_WORDS]
+        if not words:
+            return set()
+        rows = engine.db.execute(f"SELECT term FROM lex.lexical_terms WHERE term IN ({','.join('?' * len(words))})", words)
+        return {row[0] for row in rows}
+
+    return vocabulary(index_terms)
+
+
+def understood(query: str, engine: Any, as_typed: bool = False) -> tuple[str, LayoutGuess | None]:
+    """The query to search, and the layout guess when it was converted (never with ``as_typed``)."""
+    if as_typed:
+        return query, None
+    found = guess(query, index_vocabulary(engine))
+    return (found.converted, found) if found else (query, None)
