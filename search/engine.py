@@ -38,7 +38,6 @@ from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search.facets import Facets
 from search.facets import count as count_facets
-from search.relevance import keep_relevant, threshold_for
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,9 @@ class SearchResponse:
     took_ms: float
     results: list[Result] = field(default_factory=list)
     method: str = "hybrid"
-    counted: bool = True  # False: ``total`` counts the ranked articles, not a calibrated relevance (see search.relevance)
+    # True when ``total`` counts articles that hold a query word (lexical); dense and hybrid rank every
+    # article near the query, so their results are "best matches", not a count (docs/design.md)
+    counted: bool = True
     facets: Facets = field(default_factory=Facets)
 
 
@@ -163,7 +164,6 @@ class SearchEngine:
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
-        self.relevance_threshold = threshold_for(embedder.name)
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
         flat = faiss.downcast_index(version.vectors.index)
@@ -207,11 +207,11 @@ class SearchEngine:
         normalized, terms = self._understand(query, k, offset, method, category, date_from, date_to)
         allowed = self._filter_sql(category, date_from, date_to)
         scores = self._score(normalized, terms, method, allowed)
-        ranked = keep_relevant(self, self._rank(scores), normalized, method)
+        ranked = self._rank(scores)
         page = ranked[offset:offset + k]
         results = self._results(page, offset, normalized, terms, article_passages)
         return SearchResponse(query, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
-                              results, method, self.relevance_threshold is not None or method == "lexical",
+                              results, method, method == "lexical",
                               count_facets(self, [article_id for article_id, _, _ in ranked]))
 
     def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:

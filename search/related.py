@@ -14,7 +14,8 @@ from index.persian import normalize
 SIMILAR_POOL = 200  # passages looked at for an article's neighbours: enough for ten articles of long stories
 MAX_SIMILAR = 20
 DEFAULT_SIMILAR = 5
-MAX_MATCHED_PASSAGES = 3  # passages of the article marked for a query: its best ones
+MAX_MATCHED_PASSAGES = 3  # passages of the article marked for a query: its best ones,
+MATCH_MARGIN = 0.02  # those within this cosine of the best (E5 similarities crowd into a narrow band)
 
 
 @dataclass
@@ -81,9 +82,7 @@ def article(engine: Any, article_id: str, query: str | None = None) -> ArticleVi
     view.query = query
     vector = engine._query_vector(normalized)[0]
     cosines = _vectors(engine, [p["id"] for p in passages]) @ vector
-    threshold = getattr(engine, "relevance_threshold", None)
-    best = [i for i in np.argsort(-cosines)[:MAX_MATCHED_PASSAGES]
-            if threshold is None or cosines[i] >= threshold or i == int(np.argmax(cosines))]
+    best = [i for i in np.argsort(-cosines)[:MAX_MATCHED_PASSAGES] if cosines[i] >= cosines.max() - MATCH_MARGIN]
     terms = list(dict.fromkeys(normalized_tokens(normalized)))
     chosen = [passages[i] for i in sorted(best)]
     spans = engine._highlights([(p["id"], p["text"]) for p in chosen], normalized, terms)

@@ -10,6 +10,7 @@ import pytest
 
 from index.articles import Article
 from search.engine import MAX_QUERY_CHARS
+from search.facets import Facets
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
 from web.markup import highlight, merge_spans, safe_href
@@ -97,10 +98,18 @@ def test_english_interface(client):
     html = response.get_data(as_text=True)
     page = Page(html)
     assert page.find("html", lang="en", dir="ltr")
-    assert "results ·" in html and " ms" in html
+    assert "Best matches (" in html and " ms" in html  # a dense ranking is not a count of matches
     assert page.find("input", type="hidden", name="lang", value="en")
     switch = page.find("a", class_="lang-switch")[0]["href"]
     assert "lang=en" not in switch and "q=" in switch
+
+
+def test_lexical_counts_are_counts_and_dense_rankings_say_best_matches(client, search_engine):
+    lexical = search_engine.search("تهران", method="lexical")
+    hybrid = search_engine.search("تهران")
+    assert lexical.counted and not hybrid.counted and lexical.total < hybrid.total
+    html = client.get("/", query_string={"q": "تهران"}).get_data(as_text=True)
+    assert "نزدیک‌ترین نتیجه‌ها" in html
 
 
 def test_persian_interface_links_to_english(client):
@@ -154,10 +163,11 @@ def test_no_results_state(sample_index):
             return []
 
         def search(self, query, k=10, offset=0, **filters):
-            return SimpleNamespace(query=query, normalized_query=query, total=0, took_ms=1.0, results=[])
+            return SimpleNamespace(query=query, normalized_query=query, total=0, took_ms=1.0, results=[], counted=True,
+                                   facets=Facets())
 
     client = create_app(Settings(index_dir=sample_index), engine=Nothing()).test_client()
-    response = client.get("/", query_string={"q": "<i>nothing</i>"})
+    response = client.get("/", query_string={"q": "<i>nothing</i>", "as_typed": "1"})  # the fake has no vocabulary
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="no-results"' in html and "&lt;i&gt;nothing&lt;/i&gt;" in html

@@ -129,8 +129,9 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> Flask:
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    # responses over COMPRESS_MIN_BYTES are compressed (brotli or gzip) when the client accepts it
-    app.config.update(COMPRESS_ALGORITHM=["br", "gzip"], COMPRESS_MIN_SIZE=COMPRESS_MIN_BYTES)
+    # responses over COMPRESS_MIN_BYTES are compressed when the client accepts it: gzip first (smaller than
+    # flask-compress's default brotli level on our pages, docs/benchmarks.md), brotli for clients that take only it
+    app.config.update(COMPRESS_ALGORITHM=["gzip", "br"], COMPRESS_MIN_SIZE=COMPRESS_MIN_BYTES)
     Compress(app)
     app.extensions["kavosh"] = EngineHolder(settings, engine)
     app.extensions["kavosh_labels"] = CategoryLabels.load(settings.category_labels)

@@ -182,9 +182,9 @@ OPENAPI: dict[str, Any] = {
                                        "date_to": _NULLABLE_STRING},
                     },
                     "total": {"type": "integer", "minimum": 0, "description": "Articles found in all."},
-                    "counted": {"type": "boolean", "description": "true: total counts the articles that reach the "
-                                "model's calibrated relevance threshold (or hold a query word, for lexical); false: "
-                                "no threshold is known for the model, and the results are only the best matches."},
+                    "counted": {"type": "boolean", "description": "true (lexical): total counts the articles holding a "
+                                "query word; false (dense, hybrid): every article near the query is ranked, so the "
+                                "results are the best matches, most similar first, and total is how many were ranked."},
                     "facets": _ref("Facets"),
                     "took_ms": {"type": "number", "minimum": 0, "description": "Time the engine took."},
                     "index_version": {"type": "string",
