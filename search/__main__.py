@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=settings.model, help="model the index was built with (env KAVOSH_MODEL)")
     parser.add_argument("--method", default="hybrid", choices=("hybrid", "dense", "lexical"), help="ranking (default %(default)s)")
     parser.add_argument("--category", help="only articles of this category")
-    parser.add_argument("--from", dest="date_from", help="only articles dated on or after this ISO date")
-    parser.add_argument("--to", dest="date_to", help="only articles dated on or before this ISO date")
+    parser.add_argument("--from", dest="date_from", help="only articles dated on or after this date (YYYY-MM-DD; a year below 1700 is Solar Hijri)")
+    parser.add_argument("--to", dest="date_to", help="only articles dated on or before this date (YYYY-MM-DD or Solar Hijri)")
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
     args = parser.parse_args(argv)
     try:
