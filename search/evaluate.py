@@ -44,6 +44,7 @@ from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.engine import DEFAULT_FUSION, SearchEngine
+from kavosh.cli import setup_logging
 from settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger("search.evaluate")
