@@ -18,7 +18,7 @@ from web.app import EngineUnavailable, engine_holder
 from web.i18n import DIRECTION, LABELS, digits, pick_language
 from web.labels import category_labels
 from web.markup import highlight, safe_href
-from web.params import MAX_PAGE, PAGE_SIZE, BadParameter, check_date, check_flag
+from web.params import MAX_PAGE, PAGE_SIZE, BadParameter, check_date
 
 pages = Blueprint("pages", __name__)  # templates and static files are the app's (web/templates, web/static)
 
