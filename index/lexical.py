@@ -1,33 +1,14 @@
 """Lexical retrieval: BM25 over hazm-normalized tokens, kept in an SQLite FTS5 table beside the vectors.
 
-Backend choice. The index already keeps its records in SQLite, and SQLite (3.40 here, built with
-FTS5) ranks with Okapi BM25 (``bm25()``, k1 = 1.2, b = 0.75) out of the box, so the lexical index is
-one more SQLite file in the version folder (``lexical.sqlite``): written and verified with the rest of
-the version, listed in the manifest so its size and checksum are checked, read through the same
-per-thread read-only connection (attached as ``lex``) and joinable with the article table for the
-category / date filters. Nothing is loaded into memory and no new dependency is needed. ``bm25s``
-would hold a sparse matrix in memory (scipy) and need its own file format and filter logic;
-``tantivy`` writes a directory of segment files with its own (non-Persian) tokenizers, awkward to
-list in a manifest and to keep in step with SQLite. At a few hundred thousand passages FTS5 answers
-in milliseconds, which is plenty for a news archive.
-
-Tokenization is ours, not FTS5's: both documents and queries go through :func:`tokens`
-(:func:`index.persian.normalize` — Arabic ي ك → Persian ی ک, broken spacing → ZWNJ, digits → ASCII —
-then the ZWNJ is dropped so ``می‌شود``, ``مي شود`` and ``میشود`` are one token, Latin is lowercased,
-stop words are removed: hazm's Persian list and English function words). The FTS5 table stores the space-joined tokens and uses the
-``ascii`` tokenizer, which only splits on ASCII spaces and punctuation and so keeps our tokens whole.
-No stemming or lemmatization: the brief allows it only where it measurably helps, and it has not been
-measured yet (hazm's Stemmer would be the candidate; the ZWNJ folding already joins most affixes).
+Why FTS5, and why the tokens are ours and not FTS5's: docs/design.md ("Writing a version").
 """
 from __future__ import annotations
 
-import math
 import re
 import sqlite3
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import hazm
 
@@ -43,7 +24,7 @@ CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE lexical USING fts5(tokens, script UNINDEXED, tokenize = 'ascii');
 CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
 """
-# FTS5's bm25() has k1 = 1.2 and b = 0.75 fixed; :meth:`LexicalIndex.idf` is the IDF it uses, so that a
+# FTS5's bm25() has k1 = 1.2 and b = 0.75 fixed; :meth:`index.fts.FtsLexicalIndex.idf` is the IDF it uses, so that a
 # query's best possible score can be computed.
 
 
@@ -147,60 +128,6 @@ def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
     if rows != passages or info.get("passages") != str(passages):
         return f"the lexical index holds {rows} passages, the version has {passages}"
     return None
-
-
-@dataclass
-class LexicalHit:
-    passage_id: int
-    score: float  # BM25, higher is better
-    matched: frozenset[str]  # the query terms found in the passage
-
-
-class LexicalIndex:
-    """BM25 queries against the lexical table attached to a connection as ``lex``."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        # the count written with the table (checked against the rows when the version was opened): counting
-        # FTS5 rows reads the whole table, on every new thread's connection
-        self.passages = int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'passages'").fetchone()[0])
-
-    def idf(self, terms: Sequence[str]) -> dict[str, float]:
-        """FTS5's BM25 IDF of each term: log((N - n + 0.5) / (n + 0.5)), at least 1e-6; 0 for an unknown term."""
-        if not terms:
-            return {}
-        marks = ",".join("?" * len(terms))
-        found = dict(self.db.execute(f"SELECT term, doc FROM lex.lexical_terms WHERE term IN ({marks})", list(terms)))
-        n = self.passages
-        return {t: max(math.log((n - found[t] + 0.5) / (found[t] + 0.5)), 1e-6) if t in found else 0.0 for t in terms}
-
-    def search(self, terms: Sequence[str], limit: int, allowed_sql: str | None = None,
-               params: Sequence = ()) -> list[LexicalHit]:
-        """Passages holding any of ``terms``, best BM25 first; ``allowed_sql`` restricts passage ids
-        (a SELECT over ``main.passages`` / ``main.articles``).
-
-        Only rowids and scores are read: which terms each hit holds comes from one rowid-only query per
-        term, answered from FTS5's index alone. Reading the hits' token text instead took most of a
-        search's lexical time."""
-        terms = list(dict.fromkeys(terms))
-        if not terms:
-            return []
-        where = "lexical MATCH ?"
-        if allowed_sql:
-            where += f" AND rowid IN ({allowed_sql})"
-        rows = self.db.execute(
-            f"SELECT rowid, -bm25(lexical) FROM lex.lexical WHERE {where} ORDER BY bm25(lexical) LIMIT ?",
-            [" OR ".join(map(_phrase, terms)), *params, limit],
-        ).fetchall()
-        holding = {term: {rowid for (rowid,) in self.db.execute(
-            "SELECT rowid FROM lex.lexical WHERE lexical MATCH ?", [_phrase(term)])} for term in terms}
-        return [LexicalHit(rowid, score, frozenset([term for term in terms if rowid in holding[term]]))
-                for rowid, score in rows]
-
-
-def _phrase(term: str) -> str:
-    """``term`` as an FTS5 string (our tokens hold no double quotes, so no query syntax can leak in)."""
-    return f'"{term}"'
 
 
 @lru_cache(maxsize=65536)

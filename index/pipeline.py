@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,11 @@ from index.store import (
 )
 
 log = logging.getLogger(__name__)
+
+#: The embedding step: passage texts and their sentences' character ranges in, passage vectors and
+#: sentence vectors out (the signature of :meth:`Embedder.embed_passages`). A build embeds with its
+#: embedder's own method unless given another, such as :class:`index.distributed.RayEmbedding`.
+PassageEmbedding = Callable[[Sequence[str], Sequence[Sequence[tuple[int, int]]], bool], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,11 @@ def embedding_input(article: Article, passage: Passage) -> tuple[str, list[tuple
     return text, ranges
 
 
-def embed(passages: Sequence[Passage], articles: dict[str, Article], embedder: Embedder,
+def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passages: PassageEmbedding,
           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the passages and of their sentences (concatenated in passage order)."""
     inputs = [embedding_input(articles[p.article_id], p) for p in passages]
-    return embedder.embed_passages([text for text, _ in inputs], [ranges for _, ranges in inputs], progress)
+    return embed_passages([text for text, _ in inputs], [ranges for _, ranges in inputs], progress)
 
 
 def cut_passages(articles: Sequence[Article], embedder: Embedder, chunking: Chunking, progress: bool = False) -> list[Passage]:
@@ -99,15 +104,19 @@ def build_index(
     embedder: Embedder,
     chunking: Chunking = Chunking(),
     progress: bool = False,
+    embed_passages: PassageEmbedding | None = None,
 ) -> BuildResult:
-    """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``."""
+    """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``.
+    ``embedder`` cuts the passages and names the model; ``embed_passages`` (default: the embedder's
+    own) computes their vectors."""
     if not articles:
         raise ValueError("no articles to index; the live index is unchanged")
     started = time.perf_counter()
     passages = cut_passages(articles, embedder, chunking, progress)
     chunked = time.perf_counter()
     crash_point("before-embedding")
-    vectors, sentence_vectors = embed(passages, {article.id: article for article in articles}, embedder, progress)
+    vectors, sentence_vectors = embed(passages, {article.id: article for article in articles},
+                                      embed_passages or embedder.embed_passages, progress)
     embedded = time.perf_counter()
     crash_point("after-embedding")
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name,
@@ -171,7 +180,7 @@ def update_index(
 
     new_passages = cut_passages(to_embed, embedder, chunking, progress)
     crash_point("before-embedding")
-    new_vectors, new_sentence_vectors = embed(new_passages, incoming, embedder, progress)
+    new_vectors, new_sentence_vectors = embed(new_passages, incoming, embedder.embed_passages, progress)
     crash_point("after-embedding")
     if not final:
         raise ValueError("the update would leave the index empty; the live index is unchanged")
@@ -200,7 +209,7 @@ def update_index(
 
 def _build_info(chunking: Chunking, embedder: Embedder) -> dict:
     """How the vectors were made, recorded in the manifest."""
-    return {"chunking": asdict(chunking), "bf16": embedder.bf16}
+    return {"chunking": asdict(chunking), "bf16": embedder.bf16, "precision": embedder.precision}
 
 
 def _rows_by_article(passages: Sequence[Passage]) -> dict[str, list[int]]:

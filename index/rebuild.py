@@ -12,9 +12,9 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
-from index.embedder import Embedder
-from index.pipeline import Chunking, build_index
-from index.cli import nothing_read, run
+from index.cli import add_source_options, nothing_read, publish, run
+from index.distributed import add_ray_arguments, embedding_from_args
+from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS
 from index.store import index_lock, remove_leftovers
 from settings import Settings
 
@@ -24,10 +24,12 @@ def parse_args(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("sources", nargs="+", type=Path, help="article files (.json, .jsonl, .csv) or folders (.txt, .md)")
     parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
     parser.add_argument("--model", default=settings.model, help="sentence-transformers model name or folder (env KAVOSH_MODEL; default %(default)s)")
-    parser.add_argument("--max-tokens", type=int, default=Chunking.max_tokens, help="passage size in model tokens (default %(default)s)")
-    parser.add_argument("--overlap-tokens", type=int, default=Chunking.overlap_tokens, help="tokens repeated between passages (default %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="passage size in model tokens (default %(default)s)")
+    parser.add_argument("--overlap-tokens", type=int, default=DEFAULT_OVERLAP_TOKENS, help="tokens repeated between passages (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="passages per model batch (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_source_options(parser)
+    add_ray_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -38,15 +40,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    chunking = Chunking(args.max_tokens, args.overlap_tokens)
     with index_lock(args.index), logging_redirect_tqdm():
+        # torch and the model load only once the lock is held: a second run is refused at once, not after them
+        from index.embedder import Embedder
+        from index.pipeline import Chunking, build_index
+
+        chunking = Chunking(args.max_tokens, args.overlap_tokens)
         remove_leftovers(args.index)
         report = IngestReport()
-        articles = read_articles(args.sources, report)
+        articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if not articles:
             return nothing_read(report)
-        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size)
-        result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet)
+        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
+        with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
+            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
+                                 embed_passages=embed_passages)
+        publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(
         f"passages: {result.passages} from {result.articles} articles; "

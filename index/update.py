@@ -12,10 +12,8 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
-from index.embedder import Embedder
-from index.pipeline import update_index
-from index.cli import nothing_read, run
-from index.store import index_lock, open_index, remove_leftovers
+from index.cli import add_source_options, nothing_read, publish, run
+from index.store import IndexMissing, index_lock, open_index, remove_leftovers
 from settings import Settings
 
 
@@ -26,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delete", nargs="+", default=[], metavar="ID", help="ids of articles to delete")
     parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_source_options(parser)
     args = parser.parse_args(argv)
     if not args.sources and not args.delete:
         parser.error("give article files to add or replace, or --delete ID")
@@ -33,15 +32,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def update(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.index.is_dir():  # taking the lock would create the folder: a mistyped --index must not
+        raise IndexMissing(f"no index in {args.index}: build one with `python -m index.rebuild SOURCE --index {args.index}`")
     with index_lock(args.index), logging_redirect_tqdm():
+        # torch and the model load only once the lock is held: a second run is refused at once, not after them
+        from index.embedder import Embedder
+        from index.pipeline import update_index
+
         remove_leftovers(args.index)
         live = open_index(args.index)
         report = IngestReport()
-        articles = read_articles(args.sources, report)
+        articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if args.sources and not articles and not args.delete:
             return nothing_read(report)
-        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16)
+        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
         result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live)
+        publish(args.index, settings, progress=not args.quiet)
     if args.sources:
         print(report.summary(indexed=len(articles)))
     print(

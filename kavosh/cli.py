@@ -34,7 +34,7 @@ COMMANDS = {
     "rebuild": Command("index.rebuild", "build the index from article files or folders (replaces the live version)"),
     "update": Command("index.update", "add, replace or delete articles in the live index"),
     "search": Command("search.__main__", "search the index from the command line"),
-    "serve": Command("web.__main__", "run the search site and API (development server; gunicorn for production)"),
+    "serve": Command("kavosh.serve", "run the search site and API: nginx + gunicorn (--dev: Flask's development server)"),
     "evaluate": Command("search.evaluate", "measure search quality on the benchmark tasks in ../shared/data"),
     "info": Command("index.info", "what the live index holds: version, model, counts, categories, dates"),
 }

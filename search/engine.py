@@ -28,23 +28,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from index.dates import BadDate, parse_date
 from index.embedder import Embedder, canonical_model_name
-from index.lexical import LexicalIndex, normalized_tokens, term_spans, token_script
+from index.filter import Filter
+from index.fts import filter_sql
+from index.lexical import normalized_tokens, term_spans, token_script
+from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search.facets import Facets
 from search.facets import count as count_facets
+from search.backends import LOCAL, Backend, backend_for
+from index.vectors.base import Allowed
+from search.query import DEFAULT_K, DEFAULT_METHOD, Query
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-METHODS = ("hybrid", "dense", "lexical")
 # How deep each side looks, in passages. Both are exact (flat vectors, full BM25), so the depth only
 # bounds how many articles a query can page through (``SearchResponse.total``), not the quality of the
 # first pages.
@@ -156,7 +157,7 @@ class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
-                 query_cache: int = QUERY_CACHE) -> None:
+                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL) -> None:
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
@@ -164,61 +165,60 @@ class SearchEngine:
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
+        self.backend = backend
+        self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self._local = threading.local()
         self._query_vectors = VectorCache(query_cache)
-        flat = faiss.downcast_index(version.vectors.index)
-        # a view of the stored vectors (no copy), to score any given passage exactly
-        self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
-        self._row_of = np.empty(flat.ntotal, dtype=np.int64)
-        self._row_of[faiss.vector_to_array(version.vectors.id_map)] = np.arange(flat.ntotal)
+        self._passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
         """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
         version = open_index(index_dir)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
-        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16))
+        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
+                   backend=backend_for(settings))
 
     @property
     def db(self):
         """This thread's read-only connection to the version's database (lexical index attached)."""
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
-            self._local.lexical = LexicalIndex(self._local.db)
+            self._local.lexical = self.backend.lexical(self.version, self._local.db)
         return self._local.db
 
     @property
-    def lexical(self) -> LexicalIndex:
+    def lexical(self) -> LexicalSearch:
         self.db  # noqa: B018 (opens this thread's connection)
         return self._local.lexical
 
     # ------------------------------------------------------------------ public API
 
-    def search(self, query: str, k: int = 10, offset: int = 0, *, method: str = "hybrid",
+    def search(self, query: str, k: int = DEFAULT_K, offset: int = 0, *, method: str = DEFAULT_METHOD,
                category: str | None = None, date_from: str | None = None, date_to: str | None = None,
                article_passages: bool = False) -> SearchResponse:
-        """The articles ranked ``offset + 1`` to ``offset + k`` for ``query``, best first.
+        """The articles ranked ``offset + 1`` to ``offset + k`` for ``query``, best first (see :class:`Query`;
+        dates are ISO strings). Raises ValueError for an empty or too long query or a bad parameter."""
+        return self.answer(Query.of(query, k, offset, method=method, category=category, date_from=date_from,
+                                    date_to=date_to, article_passages=article_passages))
 
-        ``method``: "hybrid" (default), "dense" or "lexical". ``category`` keeps articles of that
-        category; ``date_from`` / ``date_to`` (ISO dates, inclusive) keep articles dated in the range
-        and drop undated ones. ``article_passages`` adds each article's other matching passages.
-        Raises ValueError for an empty or too long query or a bad parameter."""
+    def answer(self, query: Query) -> SearchResponse:
+        """:meth:`search` for parameters already gathered in a :class:`Query`."""
         started = time.perf_counter()
-        normalized, terms = self._understand(query, k, offset, method, category, date_from, date_to)
-        allowed = self._filter_sql(category, date_from, date_to)
-        scores = self._score(normalized, terms, method, allowed)
-        ranked = self._rank(scores)
-        page = ranked[offset:offset + k]
-        results = self._results(page, offset, normalized, terms, article_passages)
-        return SearchResponse(query, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
-                              results, method, method == "lexical",
+        normalized, terms = self._understand(query.text)
+        ranked = self._rank(self._score(normalized, terms, query.method, query.filter))
+        page = ranked[query.offset:query.offset + query.k]
+        results = self._results(page, query.offset, normalized, terms, query.article_passages)
+        return SearchResponse(query.text, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
+                              results, query.method, query.method == "lexical",
                               count_facets(self, [article_id for article_id, _, _ in ranked]))
 
-    def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
+    def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
         ``k`` best articles. The evaluation uses it to score thousands of queries quickly."""
-        normalized, terms = self._understand(query, k, 0, method, None, None, None)
-        ranked = self._rank(self._score(normalized, terms, method, None))
+        checked = Query(query, k, method=method)
+        normalized, terms = self._understand(checked.text)
+        ranked = self._rank(self._score(normalized, terms, checked.method, checked.filter))
         return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
 
     def categories(self) -> list[str]:
@@ -233,55 +233,37 @@ class SearchEngine:
         manifest = self.version.manifest
         return {key: manifest[key] for key in ("version", "model", "dimension", "articles", "passages", "built_at")}
 
+    # ------------------------------------------------------------------ for the article page (search/related.py)
+
+    def query_vector(self, normalized: str) -> np.ndarray:
+        """The model's vector of an already normalized query (cached), shape (dimension,)."""
+        return self._query_vector(normalized)[0]
+
+    def passage_vectors(self, passage_ids: list[int]) -> np.ndarray:
+        """The stored vectors of the given passages (float32), one row each, in order."""
+        return np.asarray(self.vectors.vectors(np.asarray(passage_ids, dtype=np.int64)), dtype=np.float32)
+
+    def passage_highlights(self, passages: list[tuple[int, str]], normalized: str) -> list[tuple[list[list[int]], str]]:
+        """(highlights, kind) of each (passage id, text) for a normalized query, as search results mark them."""
+        return list(self._highlights(passages, normalized, list(dict.fromkeys(normalized_tokens(normalized)))))
+
+    def nearest_articles(self, vector: np.ndarray, pool: int) -> list[tuple[str, float, list[str]]]:
+        """Articles whose passages are among the ``pool`` nearest to ``vector``, best first, duplicates
+        collapsed: (article id, its best passage's score, duplicate ids)."""
+        found, scores = self.vectors.search(np.asarray(vector, dtype=np.float32)[None, :], min(pool, self.vectors.count))
+        keep = found[0] >= 0
+        ranked = self._rank(dict(zip(found[0][keep].tolist(), scores[0][keep].tolist())))
+        return [(article_id, passages[0][1], duplicates) for article_id, passages, duplicates in ranked]
+
     # ------------------------------------------------------------------ steps
 
     @staticmethod
-    def _understand(query: str, k: int, offset: int, method: str, category: str | None,
-                    date_from: str | None, date_to: str | None) -> tuple[str, list[str]]:
-        """The query normalized (for the model) and its distinct BM25 terms; ValueError for a bad request."""
-        if not isinstance(query, str):
-            raise ValueError("the query must be text")
-        if len(query) > MAX_QUERY_CHARS:
-            raise ValueError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
-        normalized = normalize(query)
+    def _understand(text: str) -> tuple[str, list[str]]:
+        """The query normalized (for the model) and its distinct BM25 terms; ValueError when nothing is left."""
+        normalized = normalize(text)
         if not normalized:
             raise ValueError("the query is empty")
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a whole number of at least 0, not {offset!r}")
-        if category is not None and not isinstance(category, str):
-            raise ValueError("category must be text")
-        dates = {}
-        for name, value in (("date_from", date_from), ("date_to", date_to)):
-            if value is not None:
-                try:
-                    dates[name] = parse_date(value)
-                except BadDate as exc:
-                    raise ValueError(f"{name}: {exc}") from None
-        if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
-            raise ValueError(f"date_from {date_from} is after date_to {date_to}")
         return normalized, list(dict.fromkeys(normalized_tokens(normalized)))
-
-    @staticmethod
-    def _filter_sql(category: str | None, date_from: str | None, date_to: str | None) -> tuple[str, list] | None:
-        """A SELECT of the allowed passage ids, or None when nothing is filtered."""
-        conditions, params = [], []
-        if category is not None:
-            conditions.append("a.cat = ?")
-            params.append(category)
-        if date_from is not None:
-            conditions.append("a.date >= ?")  # NULL dates fail every comparison: undated articles drop out
-            params.append(parse_date(date_from).isoformat())
-        if date_to is not None:
-            conditions.append("a.date <= ?")
-            params.append(parse_date(date_to).isoformat())
-        if not conditions:
-            return None
-        return ("SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id WHERE "
-                + " AND ".join(conditions), params)
 
     def _query_vector(self, normalized: str) -> np.ndarray:
         vector = self._query_vectors.get(normalized)
@@ -297,18 +279,17 @@ class SearchEngine:
         vectors = self.embedder.embed_queries(normalized)
         self._query_vectors.put_many({text: vectors[i:i + 1] for i, text in enumerate(normalized)})
 
-    def _score(self, normalized: str, terms: list[str], method: str,
-               allowed: tuple[str, list] | None) -> dict[int, float]:
+    def _score(self, normalized: str, terms: list[str], method: str, where: Filter) -> dict[int, float]:
         """Score of each candidate passage under ``method``."""
         lexical_hits = []
-        if method != "dense" and terms:
-            sql, params = allowed if allowed else (None, ())
-            lexical_hits = self.lexical.search(terms, LEXICAL_POOL, sql, params)
+        lexical_terms = strongest_terms(terms, self.lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
+        if method != "dense" and lexical_terms:
+            lexical_hits = self.lexical.search(lexical_terms, LEXICAL_POOL, where)
         if method == "lexical":
             return {hit.passage_id: hit.score for hit in lexical_hits}
 
         vector = self._query_vector(normalized)
-        dense_ids, dense_scores = self._dense(vector, allowed)
+        dense_ids, dense_scores = self._dense(vector, where)
         if method == "dense" or not len(dense_ids):
             return dict(zip(dense_ids.tolist(), dense_scores.tolist()))
 
@@ -317,7 +298,7 @@ class SearchEngine:
         candidates = dict.fromkeys(dense_ids.tolist())
         candidates.update((hit.passage_id, None) for hit in lexical_hits)
         ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-        cosine = self._matrix[self._row_of[ids]] @ vector[0]
+        cosine = self.vectors.score(vector[0], ids)
         dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
         lexical = np.zeros(len(ids))
         coverage = np.zeros(len(ids))
@@ -329,7 +310,7 @@ class SearchEngine:
         else:
             usable = np.isin(self._scripts(ids), list(scripts))
         if lexical_hits:
-            idf = self.lexical.idf(terms)
+            idf = self.lexical.idf(lexical_terms)
             query_mass = sum(idf.values()) or 1.0
             position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
             for hit in lexical_hits:
@@ -342,27 +323,21 @@ class SearchEngine:
     def _scripts(self, ids: np.ndarray) -> np.ndarray:
         """The dominant script of each passage (read once from the lexical index)."""
         if not hasattr(self, "_script_of"):
-            script_of = np.empty(len(self._row_of), dtype=object)
+            script_of = np.empty(self._passages, dtype=object)
             for rowid, kind in self.db.execute("SELECT rowid, script FROM lex.lexical"):
                 script_of[rowid] = kind
             self._script_of = script_of
         return self._script_of[ids]
 
-    def _dense(self, vector: np.ndarray, allowed: tuple[str, list] | None) -> tuple[np.ndarray, np.ndarray]:
-        index = self.version.vectors
-        if allowed is None:
-            fetch = min(index.ntotal, DENSE_POOL)
-            params = None
-        else:
-            sql, args = allowed
-            ids = np.array([row[0] for row in self.db.execute(sql, args)], dtype=np.int64)
-            fetch = min(len(ids), DENSE_POOL)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if fetch else None
-        if not fetch:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, found = index.search(vector, fetch, params=params)
+    def _dense(self, vector: np.ndarray, where: Filter) -> tuple[np.ndarray, np.ndarray]:
+        allowed = None if where.is_empty else Allowed(where, self._allowed_ids)
+        found, scores = self.vectors.search(vector, DENSE_POOL, allowed)
         keep = found[0] >= 0
         return found[0][keep], scores[0][keep]
+
+    def _allowed_ids(self, where: Filter) -> np.ndarray:
+        sql, params = filter_sql(where)
+        return np.array([row[0] for row in self.db.execute(sql, params)], dtype=np.int64)
 
     def _rank(self, scores: dict[int, float]) -> list[tuple[str, list[tuple[int, float]], list[str]]]:
         """Articles best first, duplicates collapsed: (article id, its passages best first, duplicate ids)."""
@@ -383,8 +358,8 @@ class SearchEngine:
         read once, so ranking a thousand candidates needs no database query."""
         if not hasattr(self, "_articles"):
             position = {}
-            article_of = np.zeros(len(self._row_of), dtype=np.int64)
-            group_of = np.zeros(len(self._row_of), dtype=np.int64)
+            article_of = np.zeros(self._passages, dtype=np.int64)
+            group_of = np.zeros(self._passages, dtype=np.int64)
             rows = self.db.execute("SELECT p.id, p.article_id, a.duplicate_of FROM passages p "
                                    "JOIN articles a ON a.id = p.article_id")
             for passage_id, article_id, duplicate_of in rows:
@@ -450,7 +425,7 @@ class SearchEngine:
         if not hasattr(self, "_sentence_spans"):
             rows = np.array(self.db.execute("SELECT passage_id, start, end FROM sentences ORDER BY rowid").fetchall(),
                             dtype=np.int64).reshape(-1, 3)
-            first = np.searchsorted(rows[:, 0], np.arange(len(self._row_of) + 1))
+            first = np.searchsorted(rows[:, 0], np.arange(self._passages + 1))
             self._sentence_spans = (rows[:, 1], rows[:, 2], first)
         return self._sentence_spans
 

@@ -8,7 +8,7 @@ one passage per article); a query's hit is the rank of its relevant article. Met
 was the first choice, but it pulls numpy 2 and numba, while hazm 0.10 pins numpy 1.24.3.
 
 Built indexes are cached (``--cache``, default ``~/.cache/kavosh/eval``) in a folder keyed by the task,
-the model, the chunking and a fingerprint of the indexed articles, so re-running with other search
+the model, its precision, the chunking and a fingerprint of the indexed articles, so re-running with other search
 settings never re-embeds. A cached index that no longer opens (damaged, or written in an older format)
 is built again.
 
@@ -32,7 +32,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -43,16 +43,17 @@ from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
+from search.backends import LOCAL, Backend, MilvusBackend
 from search.engine import DEFAULT_FUSION, SearchEngine
 from kavosh.cli import setup_logging
-from settings import PROJECT_ROOT, Settings
+from search.query import METHODS
+from settings import BACKENDS, PROJECT_ROOT, Settings, cache_dir
 
 log = logging.getLogger("search.evaluate")
 
 TASKS = ("fa-qa", "fa-news-title", "en-fa-tatoeba", "fa-en-tatoeba")
-METHODS = ("dense", "lexical", "hybrid")
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
-DEFAULT_CACHE = Path.home() / ".cache" / "kavosh" / "eval"
+DEFAULT_CACHE = cache_dir() / "eval"
 CUTOFF = 10
 MEASURES = {"MRR@10": RR @ CUTOFF, "Recall@1": R @ 1, "Recall@10": R @ CUTOFF, "nDCG@10": nDCG @ CUTOFF}
 
@@ -141,9 +142,9 @@ def load_task(name: str, data: Path, distractors: int | None = None) -> Task:
 # ---------------------------------------------------------------- cached index
 
 
-def cache_key(task: Task, model: str, chunking: Chunking) -> str:
-    """Task + model + chunking + what is indexed: equal keys embed exactly the same passages."""
-    digest = hashlib.sha256(json.dumps([task.name, model, asdict(chunking)]).encode())
+def cache_key(task: Task, model: str, chunking: Chunking, precision: str) -> str:
+    """Task + model + precision + chunking + what is indexed: equal keys embed exactly the same passages."""
+    digest = hashlib.sha256(json.dumps([task.name, model, precision, asdict(chunking)]).encode())
     for article in task.articles:
         digest.update(f"{article.id}\0{content_hash(article)}\0".encode())
     return f"{task.name}-{digest.hexdigest()[:16]}"
@@ -151,7 +152,7 @@ def cache_key(task: Task, model: str, chunking: Chunking) -> str:
 
 def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False) -> Path:
     """The index folder of ``task``, built once (again when the cached one is in an older format)."""
-    index_dir = cache / cache_key(task, embedder.name, chunking)
+    index_dir = cache / cache_key(task, embedder.name, chunking, embedder.precision)
     try:
         open_index(index_dir).close()
         return index_dir
@@ -208,6 +209,20 @@ def markdown_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
+    """The local backend, or Milvus with the task's index published into it (each task under its own
+    collection prefix, so that publishing one task's index leaves the others' collections alone)."""
+    if kind != "milvus":
+        return LOCAL
+    from index.milvus.collection import collection_name, publish
+
+    settings = replace(settings, milvus_collection=f"{settings.milvus_collection}_eval_{task.replace('-', '_')}")
+    backend = MilvusBackend(settings)
+    if not backend.client.has_collection(collection_name(settings, version.manifest["version"])):
+        publish(version, settings, backend.client, progress=True)
+    return backend
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging(0, logging.INFO)
     settings = Settings.from_env()
@@ -221,10 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=settings.model, help="embedding model (env KAVOSH_MODEL)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
     parser.add_argument("--build-only", action="store_true", help="build (or check) the cached indexes and stop")
+    parser.add_argument("--backend", choices=BACKENDS, default=settings.backend,
+                        help="search the local files, or a Milvus copy of each index at KAVOSH_MILVUS_URI "
+                             "(env KAVOSH_BACKEND; default %(default)s)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    embedder = Embedder(args.model, settings.model_cache, settings.bf16)
+    embedder = Embedder(args.model, settings.model_cache, settings.bf16, precision=settings.precision)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.tasks:
         task = load_task(name, args.data, args.distractors)
@@ -232,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.build_only:
             continue
         task.queries = _spread(task.queries, args.limit)
-        engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries))
+        engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries),
+                              backend=_backend(args.backend, settings, name, open_index(index_dir)))
         engine.embed_queries([query.text for query in task.queries])
         results[name] = run_task(task, engine, args.methods)
         results[name]["queries"] = {"count": len(task.queries), "articles": len(task.articles)}
@@ -242,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         report = {
             "command": "python -m search.evaluate " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "backend": args.backend,
             "model": embedder.name,
+            "precision": embedder.precision,
             "fusion": asdict(DEFAULT_FUSION),
             "results": results,
         }

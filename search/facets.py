@@ -1,6 +1,7 @@
 """Counts of a query's matching articles per category and per year (Gregorian and Solar Hijri), to filter by."""
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,13 +30,17 @@ class Facets:
     solar_hijri_year: list[FacetValue] = field(default_factory=list)
 
 
+_FIELDS: "weakref.WeakKeyDictionary[Any, dict[str, tuple[str, int | None, int | None]]]" = weakref.WeakKeyDictionary()
+
+
 def article_fields(engine: Any) -> dict[str, tuple[str, int | None, int | None]]:
     """Each article's category and its year in both calendars, read once per engine (a version never changes)."""
-    if not hasattr(engine, "_facet_fields"):
-        engine._facet_fields = {
+    fields = _FIELDS.get(engine)
+    if fields is None:
+        fields = _FIELDS[engine] = {
             article_id: (cat, int(day[:4]) if day else None, solar_hijri_year(day) if day else None)
             for article_id, cat, day in engine.db.execute("SELECT id, cat, date FROM articles")}
-    return engine._facet_fields
+    return fields
 
 
 def count(engine: Any, article_ids: Iterable[str]) -> Facets:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from index.store import IndexUnavailable, live_path, open_version
+from search.backends import CollectionMissing
 from search.engine import SearchEngine
 from settings import Settings
 
@@ -52,10 +53,12 @@ class LiveEngine:
         if target in (serving, self._refused):
             return
         try:
-            engine = SearchEngine(open_version(target), self._engine.embedder, self._engine.fusion)
+            engine = SearchEngine(open_version(target), self._engine.embedder, self._engine.fusion,
+                                  backend=self._engine.backend)
         except IndexUnavailable as exc:
             log.error("not switching to index version %s: %s; still serving %s", target.name, exc, serving.name)
-            self._refused = target
+            if not isinstance(exc, CollectionMissing):  # a collection being published is looked for again
+                self._refused = target
             return
         log.info("now serving index version %s (was %s)", target.name, serving.name)
         self._engine, self._refused = engine, None

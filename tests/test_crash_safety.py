@@ -15,6 +15,8 @@ from index.pipeline import build_index
 from index.store import index_lock, open_index
 from search.engine import SearchEngine
 
+pytestmark = pytest.mark.slow  # every test runs rebuilds or updates in subprocesses, each loading the model
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "articles.jsonl"
 BEFORE_SWITCH = ["before-embedding", "after-embedding", "database-written", "vectors-written", "lexical-written",

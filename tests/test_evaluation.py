@@ -31,6 +31,8 @@ def slice_figures(shared_data: Path, tmp_path_factory) -> dict:
     return {"recorded": recorded["results"], "measured": json.loads(output.read_text())["results"]}
 
 
+@pytest.mark.model  # the evaluation loads the model itself
+@pytest.mark.slow
 def test_slice_matches_the_recorded_figures(slice_figures):
     recorded, measured = slice_figures["recorded"], slice_figures["measured"]
     assert measured.keys() == recorded.keys()
@@ -41,6 +43,8 @@ def test_slice_matches_the_recorded_figures(slice_figures):
                     (task, method, metric)
 
 
+@pytest.mark.model  # the evaluation loads the model itself
+@pytest.mark.slow
 def test_hybrid_is_at_least_as_good_as_either_method(slice_figures):
     for task, methods in slice_figures["measured"].items():
         for metric in ("MRR@10", "Recall@10"):
@@ -49,6 +53,7 @@ def test_hybrid_is_at_least_as_good_as_either_method(slice_figures):
         assert methods["hybrid"]["Recall@1"] >= methods["dense"]["Recall@1"] - 1e-9, task
 
 
+@pytest.mark.slow  # reads every task of ../shared/data
 def test_tasks_follow_the_shared_data_readme(shared_data: Path):
     qa = load_task("fa-qa", shared_data)
     assert len(qa.queries) == 651 and sum(a.id.startswith("persianqa-") for a in qa.articles) == 93
@@ -69,6 +74,7 @@ def test_cached_index_is_reused_without_the_model(shared_data: Path, tmp_path, e
 
     class NoModel:
         name = embedder.name
+        precision = embedder.precision
 
         def __getattr__(self, attribute):
             raise AssertionError("the cached index must not be embedded again")

@@ -53,7 +53,7 @@ def vectors_by_passage(index_dir: Path) -> dict[tuple, np.ndarray]:
 
 def top_articles(index_dir: Path, embedder, query: str) -> tuple[list[str], np.ndarray]:
     version = open_index(index_dir)
-    scores, ids = version.vectors.search(embedder.embed_queries([query]), 3)
+    ids, scores = version.vectors.search(embedder.embed_queries([query]), 3)
     db = version.connect()
     article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())
     return [article_of[int(i)] for i in ids[0]], scores[0]

@@ -10,6 +10,7 @@ import index.store as store
 from index.articles import Article
 from index.pipeline import build_index
 from index.rebuild import main as rebuild_main
+from index.vectors.flat import FlatIndex
 from index.store import IndexBusy, IndexDamaged, IndexMissing, index_lock, open_index, open_version
 from search.engine import ModelMismatch, SearchEngine
 from settings import Settings
@@ -38,7 +39,7 @@ def test_manifest_records_model_counts_and_files(built: Path, embedder) -> None:
     version = open_index(built)
     manifest = version.manifest
     assert manifest["model"] == embedder.name and manifest["dimension"] == embedder.dimension
-    assert manifest["articles"] == 2 and manifest["passages"] == version.vectors.ntotal == 2
+    assert manifest["articles"] == 2 and manifest["passages"] == version.vectors.count == 2
     assert set(manifest["files"]) >= {"vectors.faiss", "index.sqlite"}
     assert manifest["chunking"]["max_tokens"] > 0
 
@@ -95,7 +96,7 @@ def test_failed_write_leaves_the_live_index_and_no_leftovers(built: Path, embedd
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "_write_vectors", disk_full)
+    monkeypatch.setattr(FlatIndex, "save", disk_full)
     with index_lock(built), pytest.raises(OSError, match="No space left"):
         build_index(ARTICLES[:1], built, embedder)
     assert open_index(built).path == live and open_index(built).manifest["articles"] == 2
@@ -134,6 +135,7 @@ def test_rebuild_command_with_nothing_readable_keeps_the_index(built: Path, tmp_
     assert open_index(built).path == live
 
 
+@pytest.mark.model  # the rebuild command loads the model itself
 def test_rebuild_command_reports_summary_and_throughput(tmp_path: Path, capsys) -> None:
     source = tmp_path / "articles.jsonl"
     source.write_text("\n".join([

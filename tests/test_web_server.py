@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,35 @@ def test_gunicorn_answers_parallel_searches_without_errors(server):
         answers = list(pool.map(lambda q: _get(port, "/api/search?q=" + quote(q) + "&k=5"), queries))
     assert [status for status, _, _ in answers] == [200] * len(queries)
     assert all(json.loads(body)["results"] for _, _, body in answers)
+
+
+def _post_chunked(port: int, chunks: list[bytes]) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("POST", "/api/search", body=iter(chunks), headers={"Content-Type": "application/json"},
+                     encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_cut(server):
+    _, port, _ = server
+    status, body = _post_chunked(port, [b'{"q": "tea", "x": "'] + [b"a" * 10_000] * 7 + [b'"}'])
+    assert status == 413 and "larger than 65536 bytes" in body["error"]["message"]
+    status, body = _post_chunked(port, [b'{"q": "tea", ', b'"k": 2}'])  # chunked within the limit is fine
+    assert status == 200 and len(body["results"]) == 2
+
+
+def test_a_malformed_chunked_body_is_a_400_naming_it(server):
+    _, port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"POST /api/search HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                     b"Connection: close\r\n\r\nZZZ\r\nhello\r\n0\r\n\r\n")
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert "Invalid chunk size" in json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["message"]
 
 
 def test_gunicorn_stops_cleanly_on_sigterm(server):

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+from dataclasses import replace
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from index.store import IndexUnavailable
 from index.dates import solar_hijri
+from index.store import IndexUnavailable
 from search import related
-from search.engine import METHODS
 from search.layout import understood
-from web.app import EngineUnavailable, engine_holder, json_error
+from web.errors import MAX_BODY_BYTES, json_error
+from web.holder import EngineUnavailable, engine_holder
 from web.openapi import document_for
 from web.labels import category_labels
-from web.params import BadParameter, check_int, check_query, parse_search
+from web.params import BadParameter, check_flag, check_int, check_query, parse_search
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape half a UTF-16 pair ("\\ud800"): not text
 
 api = Blueprint("api", __name__)
 
@@ -74,7 +81,13 @@ def unavailable(exc: EngineUnavailable | IndexUnavailable):
 
 
 def _read_body() -> dict[str, Any]:
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+        # a streamed (chunked) body is handed over cut at the limit: anything left after it makes it too large
+        if len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    except ParseException as exc:  # gunicorn's own reader: a malformed chunked body
+        raise BadParameter(f"the request body could not be read ({exc}); send it with Content-Length or valid chunks") from None
     if not raw.strip():
         raise BadParameter('the request body is empty; send a JSON object such as {"q": "تورم", "k": 10}')
     try:
@@ -89,7 +102,25 @@ def _read_body() -> dict[str, Any]:
         raise BadParameter(f'the request body is not valid JSON ({reason}); send an object such as {{"q": "تورم"}}') from None
     if not isinstance(body, dict):
         raise BadParameter(f'the request body must be a JSON object such as {{"q": "تورم"}}, not a {type(body).__name__}')
+    if _holds_lone_surrogate(body):
+        raise BadParameter("the request body holds a lone UTF-16 surrogate escape (such as \\ud800), which is not "
+                           "text; send the characters themselves or complete surrogate pairs")
     return body
+
+
+def _holds_lone_surrogate(body: dict[str, Any]) -> bool:
+    """Whether any key or string in the body holds half a surrogate pair (walked without recursion)."""
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 @api.route("/api/search", methods=["GET", "POST"])
@@ -98,9 +129,9 @@ def search():
     try:
         engine = engine_holder().get()
         source = _read_body() if request.method == "POST" else request.args
-        params = parse_search(source, engine.categories(), METHODS, strict_fields=request.method == "POST")
-        searched, layout = understood(params.q, engine, params.as_typed)
-        response = engine.search(searched, **params.engine_kwargs())
+        query = parse_search(source, engine.categories(), strict_fields=request.method == "POST")
+        searched, layout = understood(query.text, engine, check_flag("as_typed", source.get("as_typed")))
+        response = engine.answer(replace(query, text=searched))
     except EngineUnavailable as exc:
         return unavailable(exc)
     except IndexUnavailable as exc:
@@ -109,14 +140,14 @@ def search():
     except ValueError as exc:  # BadParameter, and the engine's own refusals (empty after normalization, …)
         return json_error(400, str(exc))
     body = {
-        "query": params.q,
+        "query": query.text,
         "searched_query": response.query,
         "layout": {"typed": layout.typed, "searched": layout.converted, "meant": layout.meant} if layout else None,
         "normalized_query": response.normalized_query,
-        "method": params.method,
-        "k": params.k,
-        "offset": params.offset,
-        "filters": {"category": params.cat, "date_from": params.date_from, "date_to": params.date_to},
+        "method": query.method,
+        "k": query.k,
+        "offset": query.offset,
+        "filters": {"category": query.category, "date_from": _iso(query.date_from), "date_to": _iso(query.date_to)},
         "total": response.total,
         "counted": response.counted,
         "took_ms": round(float(response.took_ms), 2),
@@ -189,6 +220,8 @@ def similar(article_id: str):
     if found is None:
         return _no_article(article_id)
     return jsonify({"article_id": article_id, "k": k, "similar": similar_json(found)})
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @api.route("/api/info")

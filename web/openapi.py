@@ -4,9 +4,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from search.engine import MAX_K, MAX_QUERY_CHARS, METHODS
+from search.query import DEFAULT_K, DEFAULT_METHOD, MAX_K, MAX_QUERY_CHARS, METHODS
 from search.related import DEFAULT_SIMILAR, MAX_SIMILAR
-from web.params import DEFAULT_K, DEFAULT_METHOD, MAX_OFFSET
+from web.params import MAX_OFFSET
 
 DATES = ("Dates are written YYYY-MM-DD or YYYY/MM/DD, in Latin or Persian digits; a year below 1700 is Solar Hijri "
          "(1403-01-01 and ۱۴۰۳/۰۱/۰۱ are 2024-03-20), any other year Gregorian.")

@@ -12,9 +12,9 @@ from index.dates import display_date
 from index.persian import normalize
 from index.store import IndexUnavailable
 from search import related
-from search.engine import MAX_QUERY_CHARS
 from search.layout import understood
-from web.app import EngineUnavailable, engine_holder
+from search.query import MAX_QUERY_CHARS, Query
+from web.holder import EngineUnavailable, engine_holder
 from web.i18n import DIRECTION, LABELS, digits, pick_language
 from web.labels import category_labels
 from web.markup import highlight, safe_href
@@ -24,13 +24,18 @@ pages = Blueprint("pages", __name__)  # templates and static files are the app's
 
 PAGE_WINDOW = 2  # page links shown either side of the current one
 FILTERS = ("cat", "date_from", "date_to")  # kept, as typed, in every link of a results page
+_PAGE_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
-def _page_number(value: str | None) -> int:
-    """The requested page, 1 for anything unusable, at most the last page the API can reach."""
-    if value is None or not value.strip().isdigit():
+def _page_number(value: str | None) -> int | None:
+    """The requested page (1 when absent), or None when it is not a page the API can reach. Persian and
+    Arabic-Indic digits are converted (people type them); no other character is a digit here."""
+    if value is None or not value.strip():
         return 1
-    return max(1, min(int(value.strip()), MAX_PAGE))
+    text = value.strip().translate(_PAGE_DIGITS)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)) or not 1 <= int(text) <= MAX_PAGE:
+        return None
+    return int(text)
 
 
 def article_href(article_id: str, q: str | None, lang: str) -> str:
@@ -81,6 +86,9 @@ def index():
         "state": "empty", "results": [], "error": None, "facets": None, "layout": None,
         "other_lang_url": _search_url(raw_query, "en" if lang == "fa" else "fa", page if raw_query else None, **filters),
     }
+    if page is None:
+        context.update(state="error", error=t["bad_page"].format(max=digits(MAX_PAGE, lang)))
+        return render_template("index.html", **context), 400
     try:
         engine = engine_holder().get()
     except EngineUnavailable as exc:
@@ -94,8 +102,8 @@ def index():
         context.update(state="error", error=t["too_long"].format(n=digits(len(raw_query), lang),
                                                                   max=digits(MAX_QUERY_CHARS, lang)))
         return render_template("index.html", **context), 400
-    if cat and cat not in context["categories"]:
-        context.update(state="error", error=t["unknown_category"].format(cat=cat))
+    if category and category not in context["categories"]:
+        context.update(state="error", error=t["unknown_category"].format(cat=category))
         return render_template("index.html", **context), 400
     try:
         dates = {name: check_date(name, filters[name]) for name in ("date_from", "date_to")}
@@ -106,7 +114,7 @@ def index():
         return render_template("index.html", **context)
     try:
         searched, layout = understood(raw_query, engine, as_typed)
-        response = engine.search(searched, k=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, category=cat, **dates)
+        response = engine.answer(Query(searched, PAGE_SIZE, (page - 1) * PAGE_SIZE, category=cat, **dates))
     except IndexUnavailable:
         context["state"] = "unavailable"
         return render_template("index.html", **context), 503

@@ -1,0 +1,126 @@
+"""Embedding precision benchmark: fp32, bf16 weights and int8 on the same Fars News passages, in one process.
+
+    python bench/embedding_precision.py [--data ../shared/data] [--sample 240] [--repeats 3] [--queries 200]
+                                        [--profile]
+
+Prints, per precision, the median passages per second (passage and sentence vectors, as a build computes
+them), the median time of one query embedded alone, their ratios against bf16 in this same run, and the
+cosine of each precision's vectors to the fp32 ones (mean, min). The precisions take turns on every repeat
+and every query, so that a change in the machine's load falls on all of them. ``--profile`` adds ONNX Runtime's
+per-operator times of the int8 model on those passages.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from index.articles import read_articles  # noqa: E402
+from index.embedder import Embedder, resolve_model  # noqa: E402
+from index.pipeline import Chunking, cut_passages, embedding_input  # noqa: E402
+from settings import Settings  # noqa: E402
+
+QUERIES = Path(__file__).resolve().parent / "queries.txt"
+
+
+def passage_rates(embedders: dict[str, Embedder], texts: list[str], ranges: list,
+                  repeats: int) -> dict[str, tuple[float, np.ndarray]]:
+    """Median passages per second of each embedder, the embedders taking turns in every repeat (the machine's
+    load changes over minutes; turns spread it over all of them)."""
+    rates: dict[str, list[float]] = {name: [] for name in embedders}
+    vectors = {}
+    for _ in range(repeats):
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[name] = embedder.embed_passages(texts, ranges)[0]
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+    return {name: (statistics.median(rates[name]), vectors[name]) for name in embedders}
+
+
+def query_times(embedders: dict[str, Embedder], queries: list[str]) -> dict[str, tuple[float, np.ndarray]]:
+    """Median milliseconds of one query embedded alone, the embedders taking turns on every query."""
+    times: dict[str, list[float]] = {name: [] for name in embedders}
+    vectors: dict[str, list[np.ndarray]] = {name: [] for name in embedders}
+    for query in queries:
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[name].append(embedder.embed_queries([query])[0])
+            times[name].append(time.perf_counter() - started)
+    return {name: (1000 * statistics.median(times[name]), np.array(vectors[name])) for name in embedders}
+
+
+def profile_int8(embedder: Embedder, texts: list[str]) -> None:
+    """ONNX Runtime's own profile of the int8 model over ``texts``: total time per operator type."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "int8")
+    embedder.backend.session = onnxruntime.InferenceSession(embedder.backend.session._model_path, options,
+                                                            providers=["CPUExecutionProvider"])
+    embedder.embed_passages(texts, [[] for _ in texts])
+    events = json.loads(Path(embedder.backend.session.end_profiling()).read_text())
+    by_op: collections.Counter = collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            by_op[event["args"]["op_name"]] += event["dur"]
+    total = sum(by_op.values())
+    print("\nint8 per-operator time (ONNX Runtime profile, passages):")
+    for op, micros in by_op.most_common(10):
+        print(f"  {op:28s} {micros / 1e6:7.2f} s  {100 * micros / total:5.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--sample", type=int, default=240, help="passages, evenly spaced over the Fars News build")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=200, help="single queries timed per precision")
+    parser.add_argument("--profile", action="store_true", help="per-operator times of the int8 model")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+
+    embedders = {precision: Embedder(settings.model, settings.model_cache, precision=precision)
+                 for precision in ("fp32", "bf16", "int8")}
+    articles = read_articles([args.data / "farsnews"])
+    passages = cut_passages(articles, embedders["bf16"], Chunking())
+    by_id = {a.id: a for a in articles}
+    step = max(1, len(passages) // args.sample)
+    inputs = [embedding_input(by_id[p.article_id], p) for p in passages[::step][: args.sample]]
+    texts, ranges = [text for text, _ in inputs], [spans for _, spans in inputs]
+    english = [line.strip() for line in QUERIES.read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    lines = [text for pair in zip(english, [a.title for a in articles[::7]]) for text in pair]  # English, Persian
+    queries = [lines[i % len(lines)] for i in range(args.queries)]
+    print(f"{len(texts)} evenly spaced passages of {len(passages)}, median of {args.repeats} runs; "
+          f"{len(queries)} single queries ({len(lines)} distinct: English, and Fars News titles); model {resolve_model(settings.model, settings.model_cache)}")
+
+    for embedder in embedders.values():
+        embedder.embed_queries(queries[:3])  # warm-up
+    passages_by = passage_rates(embedders, texts, ranges, args.repeats)
+    queries_by = query_times(embedders, queries)
+    results = {name: (*passages_by[name], *queries_by[name]) for name in embedders}
+
+    base_rate, base_ms = results["bf16"][0], results["bf16"][2]
+    fp32_vectors, fp32_queries = results["fp32"][1], results["fp32"][3]
+    print(f"\n{'precision':10s} {'passages/s':>11s} {'x bf16':>7s} {'query ms':>9s} {'x bf16':>7s}   "
+          "cosine to fp32: passages mean/min, queries mean/min")
+    for precision, (rate, vectors, ms, query_vectors) in results.items():
+        passage_cos, query_cos = np.sum(vectors * fp32_vectors, 1), np.sum(query_vectors * fp32_queries, 1)
+        print(f"{precision:10s} {rate:11.1f} {rate / base_rate:7.2f} {ms:9.2f} {base_ms / ms:7.2f}   "
+              f"{passage_cos.mean():.4f} / {passage_cos.min():.4f}, {query_cos.mean():.4f} / {query_cos.min():.4f}")
+    if args.profile:
+        profile_int8(embedders["int8"], texts)
+
+
+if __name__ == "__main__":
+    main()

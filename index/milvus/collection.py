@@ -1,0 +1,152 @@
+"""One Milvus collection per index version: the connection, the schema, publishing a version, the live alias."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+from tqdm import tqdm
+
+from index.filter import Filter
+from index.milvus.sparse import average_length, passage_vector
+from index.store import IndexUnavailable, IndexVersion, open_index
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+INSERT_ROWS = 1000  # rows per insert call: well under gRPC's message limit at 384 dimensions
+HNSW = {"M": 16, "efConstruction": 200}
+SEARCH_EF = 1100  # HNSW breadth at query time: above the engine's 1000-passage pools, for exact-like recall
+FIELDS_CAT = 512
+
+
+class MilvusUnavailable(IndexUnavailable):
+    """The Milvus server or the version's collection cannot be used; the message says what to do."""
+
+
+def connect(settings: Settings) -> MilvusClient:
+    """A client for ``KAVOSH_MILVUS_URI``: a local ``*.db`` file starts Milvus Lite on it, anything else
+    is a Milvus server (``KAVOSH_MILVUS_TOKEN`` for its credentials)."""
+    uri = settings.milvus_uri
+    if uri.endswith(".db"):
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MilvusClient(uri, token=settings.milvus_token)
+    except Exception as exc:  # pymilvus raises its own exception types, and gRPC's
+        raise MilvusUnavailable(f"cannot connect to Milvus at {uri} ({exc}); check KAVOSH_MILVUS_URI "
+                                f"and KAVOSH_MILVUS_TOKEN") from None
+
+
+def collection_name(settings: Settings, version_id: str) -> str:
+    """The collection holding one index version (Milvus names take letters, digits and underscores)."""
+    return f"{settings.milvus_collection}_{re.sub(r'[^A-Za-z0-9_]', '_', version_id)}"
+
+
+def live_alias(settings: Settings) -> str:
+    """The alias that names the live version's collection, for readers outside the product."""
+    return f"{settings.milvus_collection}_live"
+
+
+def expression(filter: Filter | None) -> str:
+    """A Milvus boolean expression keeping what ``filter`` keeps ("" for no filter). Undated passages hold
+    an empty date, which a date bound leaves out, as in the local backend."""
+    if filter is None:
+        return ""
+    conditions = []
+    if filter.category is not None:
+        conditions.append(f"cat == {_quoted(filter.category)}")
+    if filter.date_from is not None or filter.date_to is not None:
+        conditions.append('date != ""')
+    if filter.date_from is not None:
+        conditions.append(f'date >= "{_iso(filter.date_from)}"')
+    if filter.date_to is not None:
+        conditions.append(f'date <= "{_iso(filter.date_to)}"')
+    return " and ".join(conditions)
+
+
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else date.fromisoformat(value).isoformat()
+
+
+def _quoted(text: str) -> str:
+    """A string literal for a Milvus expression (backslashes and double quotes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def create_collection(client: MilvusClient, name: str, dimension: int) -> None:
+    """An empty collection: passage id, dense vector (HNSW, inner product), BM25 sparse vector (inverted
+    index, inner product), and the article fields filters and fusion read."""
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("cat", DataType.VARCHAR, max_length=FIELDS_CAT)
+    schema.add_field("date", DataType.VARCHAR, max_length=10)
+    indexes = client.prepare_index_params()
+    indexes.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW)
+    indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=indexes)
+
+
+def publish(version: IndexVersion, settings: Settings, client: MilvusClient | None = None,
+            progress: bool = False) -> str:
+    """Copy a verified index version into its own new collection, then point the live alias at it.
+    The version's files stay the source: passage texts, sentences and BM25 statistics are read there."""
+    client = client or connect(settings)
+    name = collection_name(settings, version.manifest["version"])
+    if client.has_collection(name):
+        client.drop_collection(name)  # a publication interrupted before its alias moved: start again
+    create_collection(client, name, int(version.manifest["dimension"]))
+    db = version.connect()
+    try:
+        rows = db.execute("SELECT p.id, a.cat, coalesce(a.date, ''), l.tokens FROM main.passages p "
+                          "JOIN main.articles a ON a.id = p.article_id JOIN lex.lexical l ON l.rowid = p.id "
+                          "ORDER BY p.id").fetchall()
+    finally:
+        db.close()
+    terms = [tokens.split() for _, _, _, tokens in rows]
+    mean_length = average_length(terms)
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    vectors = version.vectors.vectors(ids)
+    with tqdm(total=len(rows), unit="passage", desc="publishing to Milvus", disable=not progress) as bar:
+        for start in range(0, len(rows), INSERT_ROWS):
+            batch = [{"id": int(passage_id), "vector": vectors[start + i].tolist(),
+                      "sparse": passage_vector(terms[start + i], mean_length),
+                      "cat": cat[:FIELDS_CAT], "date": date_text[:10]}
+                     for i, (passage_id, cat, date_text, _) in enumerate(rows[start:start + INSERT_ROWS])]
+            client.insert(name, batch)
+            bar.update(len(batch))
+    client.load_collection(name)
+    switch_live(client, settings, name)
+    log.info("Milvus collection %s holds version %s: %d passages", name, version.manifest["version"], len(rows))
+    return name
+
+
+def publish_live(index_dir: Path, settings: Settings, progress: bool = False) -> str:
+    """Publish the live version of ``index_dir`` (what rebuild and update do when KAVOSH_BACKEND=milvus)."""
+    version = open_index(index_dir)
+    try:
+        return publish(version, settings, progress=progress)
+    finally:
+        version.close()
+
+
+def switch_live(client: MilvusClient, settings: Settings, name: str) -> None:
+    """Point the live alias at ``name`` in one step, then drop the collections no alias or live version
+    needs any more (the one it pointed at before is kept: servers may still be reading it)."""
+    alias = live_alias(settings)
+    previous = None
+    if alias in client.list_aliases().get("aliases", []):
+        previous = client.describe_alias(alias)["collection_name"]
+        if previous == name:
+            return
+        client.alter_alias(name, alias)
+    else:
+        client.create_alias(name, alias)
+    versions = re.compile(re.escape(settings.milvus_collection) + r"_\d{8}T\d{6}_[0-9a-f]+")  # see collection_name
+    for other in client.list_collections():
+        if versions.fullmatch(other) and other not in (name, previous):
+            client.drop_collection(other)

@@ -1,0 +1,93 @@
+"""The vector-index interface every backend implements: build, save, load, add, remove, search, score."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from index.filter import Filter
+
+
+class VectorIndexError(Exception):
+    """A stored vector index cannot be read; the message says why."""
+
+
+class Allowed:
+    """The passages a filtered search may return: the filter as data, for a backend that stores the
+    article fields itself, and the passage ids it selects, resolved only when a backend asks for them."""
+
+    def __init__(self, filter: Filter, resolve: Callable[[Filter], np.ndarray]) -> None:
+        self.filter = filter
+        self._resolve = resolve
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """The allowed passage ids (int64)."""
+        return self._resolve(self.filter)
+
+
+class VectorIndex(ABC):
+    """Passage vectors keyed by passage id, searched by inner product (the vectors are normalized, so it
+    is their cosine similarity)."""
+
+    kind: ClassVar[str]  # the name recorded in the manifest and accepted by the factory
+    files: ClassVar[tuple[str, ...]]  # what :meth:`save` writes into a version folder
+
+    @classmethod
+    @abstractmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "VectorIndex":
+        """A new index holding ``vectors`` (one row per id)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: Path) -> "VectorIndex":
+        """The index saved in a version folder; :class:`VectorIndexError` when it cannot be read."""
+
+    @abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write :attr:`files` into ``folder``, durably (fsynced)."""
+
+    @abstractmethod
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors under new ids."""
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove the vectors of ``ids`` (unknown ids are ignored)."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest passages of each query, best first: (ids, scores), each of shape
+        (len(queries), at most k); a row with fewer hits is padded with id -1. ``allowed`` restricts the
+        passages; None searches all."""
+
+    @abstractmethod
+    def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The exact similarity of one query vector to each of the given passages."""
+
+    @abstractmethod
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given passages (float32), to carry them into a new version."""
+
+    @abstractmethod
+    def ids(self) -> np.ndarray:
+        """Every stored passage id, in no particular order."""
+
+    @property
+    @abstractmethod
+    def count(self) -> int:
+        """How many vectors are stored."""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """The length of each vector."""
+
+    def verify(self, passage_ids: np.ndarray) -> str | None:
+        """What is wrong with this index as the vectors of ``passage_ids``, or None when it fits."""
+        if not np.array_equal(np.sort(self.ids()), np.sort(passage_ids)):
+            return "the vector ids do not match the passage ids"
+        return None

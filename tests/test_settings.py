@@ -1,0 +1,43 @@
+"""Settings from the environment: gunicorn's sizing is read and checked in settings.py like the rest."""
+from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
+
+import pytest
+
+from settings import Settings
+
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+
+
+def test_gunicorn_sizing_comes_from_the_environment() -> None:
+    s = Settings.from_env({"KAVOSH_WORKERS": "3", "KAVOSH_THREADS": "4", "KAVOSH_TORCH_THREADS": "2",
+                           "KAVOSH_ACCESS_LOG": "-"})
+    assert (s.workers, s.threads, s.torch_threads, s.access_log) == (3, 4, 2, "-")
+
+
+def test_torch_threads_default_shares_the_cores_among_the_workers() -> None:
+    cores = os.cpu_count() or 2
+    s = Settings.from_env({"KAVOSH_WORKERS": "1"})
+    assert s.torch_threads == cores
+    assert Settings.from_env({"KAVOSH_WORKERS": str(cores + 1)}).torch_threads == 1
+    assert Settings.from_env({}).access_log is None and Settings.from_env({"KAVOSH_ACCESS_LOG": ""}).access_log is None
+
+
+@pytest.mark.parametrize("name", ["KAVOSH_WORKERS", "KAVOSH_THREADS", "KAVOSH_TORCH_THREADS"])
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "²", ""])
+def test_bad_gunicorn_sizes_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_gunicorn_conf_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"KAVOSH_WORKERS": "3", "KAVOSH_THREADS": "1", "KAVOSH_TORCH_THREADS": "5",
+                        "KAVOSH_ACCESS_LOG": "/tmp/access.log", "KAVOSH_PORT": "8123"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("KAVOSH_HOST", raising=False)
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    assert (conf["workers"], conf["threads"], conf["torch_threads"]) == (3, 1, 5)
+    assert conf["accesslog"] == "/tmp/access.log" and conf["bind"] == "127.0.0.1:8123"
