@@ -102,8 +102,8 @@ def index():
         context.update(state="error", error=t["too_long"].format(n=digits(len(raw_query), lang),
                                                                   max=digits(MAX_QUERY_CHARS, lang)))
         return render_template("index.html", **context), 400
-    if category and category not in context["categories"]:
-        context.update(state="error", error=t["unknown_category"].format(cat=category))
+    if cat and cat not in context["categories"]:
+        context.update(state="error", error=t["unknown_category"].format(cat=cat))
         return render_template("index.html", **context), 400
     try:
         dates = {name: check_date(name, filters[name]) for name in ("date_from", "date_to")}
