@@ -45,3 +45,20 @@ def test_a_missing_index_fails_with_a_message(tmp_path: Path, monkeypatch, capsy
     monkeypatch.setenv("KAVOSH_INDEX", str(tmp_path))
     assert cli.main(["--index", str(tmp_path / "none"), "info"]) == cli.EXIT_FAILED
     assert "index.rebuild" in capsys.readouterr().err
+
+
+def test_serve_is_the_production_server_and_dev_the_development_one(capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--help"])
+    assert stopped.value.code == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "usage: python -m web.serve" in out and "--print-config" in out and "--dev" in out
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--dev", "--help"])
+    assert stopped.value.code == cli.EXIT_OK
+    assert "usage: python -m web " in capsys.readouterr().out
+
+
+def test_serve_prints_the_nginx_configuration_it_would_run(capsys) -> None:
+    assert cli.main(["serve", "--print-config"]) == cli.EXIT_OK
+    assert "proxy_pass" in capsys.readouterr().out
