@@ -36,6 +36,8 @@ from index.lexical import normalized_tokens, term_spans, token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
+from search.facets import Facets
+from search.facets import count as count_facets
 from search.backends import LOCAL, Backend, backend_for
 from index.vectors.base import Allowed
 from search.filter_index import FilterIndex
@@ -106,6 +108,10 @@ class SearchResponse:
     took_ms: float
     results: list[Result] = field(default_factory=list)
     method: str = "hybrid"
+    # True when ``total`` counts articles that hold a query word (lexical); dense and hybrid rank every
+    # article near the query, so their results are "best matches", not a count (docs/design.md)
+    counted: bool = True
+    facets: Facets = field(default_factory=Facets)
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,8 @@ class SearchEngine:
         page = ranked[query.offset:query.offset + query.k]
         results = self._results(page, query.offset, normalized, terms, query.article_passages)
         return SearchResponse(query.text, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
-                              results, query.method)
+                              results, query.method, query.method == "lexical",
+                              count_facets(self, [article_id for article_id, _, _ in ranked]))
 
     def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
@@ -231,6 +238,28 @@ class SearchEngine:
         """What is being served: model, version, build time and counts."""
         manifest = self.version.manifest
         return {key: manifest[key] for key in ("version", "model", "dimension", "articles", "passages", "built_at")}
+
+    # ------------------------------------------------------------------ for the article page (search/related.py)
+
+    def query_vector(self, normalized: str) -> np.ndarray:
+        """The model's vector of an already normalized query (cached), shape (dimension,)."""
+        return self._query_vector(normalized)[0]
+
+    def passage_vectors(self, passage_ids: list[int]) -> np.ndarray:
+        """The stored vectors of the given passages (float32), one row each, in order."""
+        return np.asarray(self.vectors.vectors(np.asarray(passage_ids, dtype=np.int64)), dtype=np.float32)
+
+    def passage_highlights(self, passages: list[tuple[int, str]], normalized: str) -> list[tuple[list[list[int]], str]]:
+        """(highlights, kind) of each (passage id, text) for a normalized query, as search results mark them."""
+        return list(self._highlights(passages, normalized, list(dict.fromkeys(normalized_tokens(normalized)))))
+
+    def nearest_articles(self, vector: np.ndarray, pool: int) -> list[tuple[str, float, list[str]]]:
+        """Articles whose passages are among the ``pool`` nearest to ``vector``, best first, duplicates
+        collapsed: (article id, its best passage's score, duplicate ids)."""
+        found, scores = self.vectors.search(np.asarray(vector, dtype=np.float32)[None, :], min(pool, self.vectors.count))
+        keep = found[0] >= 0
+        ranked = self._rank(dict(zip(found[0][keep].tolist(), scores[0][keep].tolist())))
+        return [(article_id, passages[0][1], duplicates) for article_id, passages, duplicates in ranked]
 
     # ------------------------------------------------------------------ steps
 

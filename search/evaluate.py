@@ -46,6 +46,7 @@ from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.backends import LOCAL, Backend, MilvusBackend
 from index.vectors.factory import AUTO, DEFAULT_KIND, choose_kind
 from search.engine import DEFAULT_FUSION, SearchEngine
+from kavosh.cli import setup_logging
 from search.query import METHODS
 from settings import BACKENDS, PROJECT_ROOT, Settings, cache_dir
 
@@ -232,7 +233,7 @@ def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.INFO)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m search.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run (default: all)")
