@@ -51,6 +51,7 @@ METHODS = ("hybrid", "dense", "lexical")
 # first pages.
 DENSE_POOL = 1000
 LEXICAL_POOL = 1000
+RERANK_DEPTH = 100  # passages whose best sentence is compared with the query (see Fusion.sentence_weight)
 QUERY_CACHE = 256  # query vectors kept, so paging through results or switching method never re-embeds
 
 
@@ -140,6 +141,13 @@ class Fusion:
 
     lexical_weight: float = 0.5
     coverage_power: float = 1.0
+    # The RERANK_DEPTH best passages are fused again with their cosine replaced by
+    # ``(1 - sentence_weight) * cosine + sentence_weight * best-sentence cosine``: a query that restates one
+    # sentence of a long passage (a headline, a question) is matched by that sentence, not diluted by the rest.
+    sentence_weight: float = 0.0
+    # Added to the fused score of an article's first passage: a news article's lead says what it is about,
+    # so between close scores the lead is the likelier match (a one-passage article is its own lead).
+    lead_bonus: float = 0.0
 
     def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
         evidence = np.where(usable, lexical * coverage ** self.coverage_power, dense)
@@ -291,7 +299,6 @@ class SearchEngine:
         candidates.update((hit.passage_id, None) for hit in lexical_hits)
         ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
         cosine = self.version.vectors.score(vector[0], ids)
-        dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
         lexical = np.zeros(len(ids))
         coverage = np.zeros(len(ids))
         scripts = {token_script(t) for t in terms}
@@ -309,8 +316,40 @@ class SearchEngine:
                 i = position[hit.passage_id]
                 lexical[i] = min(1.0, hit.score / query_mass)
                 coverage[i] = sum(idf[t] for t in hit.matched) / query_mass
-        fused = self.fusion.combine(dense, lexical, coverage, usable)
+
+        lead = self._leads()[ids]
+
+        def fuse(cosine: np.ndarray) -> np.ndarray:
+            dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(cosine))
+            return self.fusion.combine(dense, lexical, coverage, usable) + self.fusion.lead_bonus * lead
+
+        fused = fuse(cosine)
+        if self.fusion.sentence_weight:
+            top = np.argsort(-fused, kind="stable")[:RERANK_DEPTH]
+            blended = cosine.copy()
+            blended[top] += self.fusion.sentence_weight * (self._best_sentence(ids[top], vector[0], cosine[top]) - cosine[top])
+            fused[top] = fuse(blended)[top]
         return dict(zip(ids.tolist(), fused.tolist()))
+
+    def _best_sentence(self, ids: np.ndarray, query: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """Each passage's highest sentence cosine with ``query`` (its own ``cosine`` where it has no sentence rows)."""
+        _, _, first = self._sentences()
+        starts, counts = first[ids], first[ids + 1] - first[ids]
+        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        similarity = self.version.sentence_vectors[rows].astype(np.float32) @ query
+        best = cosine.astype(np.float32, copy=True)
+        has = counts > 0
+        if has.any():
+            best[has] = np.maximum.reduceat(similarity, (np.cumsum(counts) - counts)[has])
+        return best
+
+    def _leads(self) -> np.ndarray:
+        """For each passage id, whether it is its article's first passage (read once)."""
+        if not hasattr(self, "_lead_of"):
+            lead_of = np.zeros(self._passages, dtype=bool)
+            lead_of[[row[0] for row in self.db.execute("SELECT id FROM passages WHERE position = 0")]] = True
+            self._lead_of = lead_of
+        return self._lead_of
 
     def _scripts(self, ids: np.ndarray) -> np.ndarray:
         """The dominant script of each passage (read once from the lexical index)."""
