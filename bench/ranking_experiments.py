@@ -42,7 +42,7 @@ log = logging.getLogger("bench.ranking_experiments")
 FEATURES = PROJECT_ROOT / "var" / "ranking-features"
 FEATURE_FORMAT = 1
 RERANK_DEPTH = 100  # passages re-ranked with their best sentence
-GUARD = 0.002  # the most one task's MRR@10 may drop on the choosing half for a step to be taken
+GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing half for a step to be taken
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,11 @@ class Variant:
     second_passage: float = 0.0  # an article's score := best passage + c * its second best
 
 
+# The knobs the engine carries, chosen by the protocol; the other Variant fields are ideas measured with
+# --variant (see docs/benchmarks.md: none of them held up on both halves).
 GRID = {
-    "lexical_weight": [0.3, 0.4, 0.5, 0.6, 0.7],
-    "short_weight": [None, 0.3, 0.4, 0.6, 0.7],
-    "coverage_power": [0.5, 1.0, 1.5, 2.0],
-    "sentence_weight": [0.0, 0.15, 0.3, 0.5],
-    "feedback_weight": [0.0, 0.2, 0.4, 0.7],
-    "feedback_depth": [1, 3, 5],
-    "lead_bonus": [0.0, 0.01, 0.02, 0.04],
-    "second_passage": [0.0, 0.05, 0.1, 0.2],
+    "lexical_weight": [0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7],
+    "sentence_weight": [0.0, 0.1, 0.2, 0.3, 0.5],
 }
 
 

@@ -145,16 +145,13 @@ class Fusion:
     # ``(1 - sentence_weight) * cosine + sentence_weight * best-sentence cosine``: a query that restates one
     # sentence of a long passage (a headline, a question) is matched by that sentence, not diluted by the rest.
     sentence_weight: float = 0.0
-    # Added to the fused score of an article's first passage: a news article's lead says what it is about,
-    # so between close scores the lead is the likelier match (a one-passage article is its own lead).
-    lead_bonus: float = 0.0
 
     def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
         evidence = np.where(usable, lexical * coverage ** self.coverage_power, dense)
         return (1.0 - self.lexical_weight) * dense + self.lexical_weight * evidence
 
 
-DEFAULT_FUSION = Fusion()
+DEFAULT_FUSION = Fusion(lexical_weight=0.2, sentence_weight=0.1)
 
 
 class SearchEngine:
@@ -317,11 +314,9 @@ class SearchEngine:
                 lexical[i] = min(1.0, hit.score / query_mass)
                 coverage[i] = sum(idf[t] for t in hit.matched) / query_mass
 
-        lead = self._leads()[ids]
-
         def fuse(cosine: np.ndarray) -> np.ndarray:
             dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(cosine))
-            return self.fusion.combine(dense, lexical, coverage, usable) + self.fusion.lead_bonus * lead
+            return self.fusion.combine(dense, lexical, coverage, usable)
 
         fused = fuse(cosine)
         if self.fusion.sentence_weight:
@@ -342,14 +337,6 @@ class SearchEngine:
         if has.any():
             best[has] = np.maximum.reduceat(similarity, (np.cumsum(counts) - counts)[has])
         return best
-
-    def _leads(self) -> np.ndarray:
-        """For each passage id, whether it is its article's first passage (read once)."""
-        if not hasattr(self, "_lead_of"):
-            lead_of = np.zeros(self._passages, dtype=bool)
-            lead_of[[row[0] for row in self.db.execute("SELECT id FROM passages WHERE position = 0")]] = True
-            self._lead_of = lead_of
-        return self._lead_of
 
     def _scripts(self, ids: np.ndarray) -> np.ndarray:
         """The dominant script of each passage (read once from the lexical index)."""
