@@ -13,13 +13,18 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
+def cache_dir() -> Path:
+    """Kavosh's cache folder (``$XDG_CACHE_HOME/kavosh``, default ``~/.cache/kavosh``): models, evaluation data."""
+    return _cache_home() / "kavosh"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Deployment settings; build one with :meth:`from_env`."""
 
     index_dir: Path = PROJECT_ROOT / "var" / "index"
     model: str = DEFAULT_MODEL
-    model_cache: Path = _cache_home() / "kavosh" / "models"
+    model_cache: Path = cache_dir() / "models"
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from index.store import IndexUnavailable
 from search.engine import SearchEngine, dumps
+from search.query import DEFAULT_METHOD, METHODS, Query
 from settings import Settings
 
 
@@ -21,16 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5, help="number of results (default %(default)s)")
     parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
     parser.add_argument("--model", default=settings.model, help="model the index was built with (env KAVOSH_MODEL)")
-    parser.add_argument("--method", default="hybrid", choices=("hybrid", "dense", "lexical"), help="ranking (default %(default)s)")
+    parser.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, help="ranking (default %(default)s)")
     parser.add_argument("--category", help="only articles of this category")
     parser.add_argument("--from", dest="date_from", help="only articles dated on or after this ISO date")
     parser.add_argument("--to", dest="date_to", help="only articles dated on or before this ISO date")
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
     args = parser.parse_args(argv)
     try:
+        query = Query.of(" ".join(args.query), args.k, method=args.method, category=args.category,
+                         date_from=args.date_from, date_to=args.date_to)
         engine = SearchEngine.open(args.index, replace(settings, model=args.model))
-        response = engine.search(" ".join(args.query), k=args.k, method=args.method, category=args.category,
-                                 date_from=args.date_from, date_to=args.date_to)
+        response = engine.answer(query)
     except (IndexUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

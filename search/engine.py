@@ -25,7 +25,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,11 @@ from index.lexical_search import MAX_QUERY_TERMS, LexicalSearch, strongest_terms
 from index.persian import normalize
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from index.vectors.base import Allowed
+from search.query import DEFAULT_K, DEFAULT_METHOD, Query
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 1000
-MAX_K = 100
-METHODS = ("hybrid", "dense", "lexical")
 # How deep each side looks, in passages. Both are exact (flat vectors, full BM25), so the depth only
 # bounds how many articles a query can page through (``SearchResponse.total``), not the quality of the
 # first pages.
@@ -192,29 +189,30 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ public API
 
-    def search(self, query: str, k: int = 10, offset: int = 0, *, method: str = "hybrid",
+    def search(self, query: str, k: int = DEFAULT_K, offset: int = 0, *, method: str = DEFAULT_METHOD,
                category: str | None = None, date_from: str | None = None, date_to: str | None = None,
                article_passages: bool = False) -> SearchResponse:
-        """The articles ranked ``offset + 1`` to ``offset + k`` for ``query``, best first.
+        """The articles ranked ``offset + 1`` to ``offset + k`` for ``query``, best first (see :class:`Query`;
+        dates are ISO strings). Raises ValueError for an empty or too long query or a bad parameter."""
+        return self.answer(Query.of(query, k, offset, method=method, category=category, date_from=date_from,
+                                    date_to=date_to, article_passages=article_passages))
 
-        ``method``: "hybrid" (default), "dense" or "lexical". ``category`` keeps articles of that
-        category; ``date_from`` / ``date_to`` (ISO dates, inclusive) keep articles dated in the range
-        and drop undated ones. ``article_passages`` adds each article's other matching passages.
-        Raises ValueError for an empty or too long query or a bad parameter."""
+    def answer(self, query: Query) -> SearchResponse:
+        """:meth:`search` for parameters already gathered in a :class:`Query`."""
         started = time.perf_counter()
-        normalized, terms, where = self._understand(query, k, offset, method, category, date_from, date_to)
-        scores = self._score(normalized, terms, method, where)
-        ranked = self._rank(scores)
-        page = ranked[offset:offset + k]
-        results = self._results(page, offset, normalized, terms, article_passages)
-        return SearchResponse(query, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
-                              results, method)
+        normalized, terms = self._understand(query.text)
+        ranked = self._rank(self._score(normalized, terms, query.method, query.filter))
+        page = ranked[query.offset:query.offset + query.k]
+        results = self._results(page, query.offset, normalized, terms, query.article_passages)
+        return SearchResponse(query.text, normalized, len(ranked), round((time.perf_counter() - started) * 1000, 1),
+                              results, query.method)
 
-    def ranked_articles(self, query: str, k: int = 10, *, method: str = "hybrid") -> list[tuple[str, list[str]]]:
+    def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
         ``k`` best articles. The evaluation uses it to score thousands of queries quickly."""
-        normalized, terms, where = self._understand(query, k, 0, method, None, None, None)
-        ranked = self._rank(self._score(normalized, terms, method, where))
+        checked = Query(query, k, method=method)
+        normalized, terms = self._understand(checked.text)
+        ranked = self._rank(self._score(normalized, terms, checked.method, checked.filter))
         return [(article_id, duplicates) for article_id, _, duplicates in ranked[:k]]
 
     def categories(self) -> list[str]:
@@ -232,35 +230,12 @@ class SearchEngine:
     # ------------------------------------------------------------------ steps
 
     @staticmethod
-    def _understand(query: str, k: int, offset: int, method: str, category: str | None,
-                    date_from: str | None, date_to: str | None) -> tuple[str, list[str], Filter]:
-        """The query normalized (for the model), its distinct BM25 terms and its filter; ValueError for a bad request."""
-        if not isinstance(query, str):
-            raise ValueError("the query must be text")
-        if len(query) > MAX_QUERY_CHARS:
-            raise ValueError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
-        normalized = normalize(query)
+    def _understand(text: str) -> tuple[str, list[str]]:
+        """The query normalized (for the model) and its distinct BM25 terms; ValueError when nothing is left."""
+        normalized = normalize(text)
         if not normalized:
             raise ValueError("the query is empty")
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a whole number of at least 0, not {offset!r}")
-        if category is not None and not isinstance(category, str):
-            raise ValueError("category must be text")
-        dates = {}
-        for name, value in (("date_from", date_from), ("date_to", date_to)):
-            if value is not None:
-                try:
-                    dates[name] = date.fromisoformat(value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
-        if len(dates) == 2 and dates["date_from"] > dates["date_to"]:
-            raise ValueError(f"date_from {date_from} is after date_to {date_to}")
-        return (normalized, list(dict.fromkeys(normalized_tokens(normalized))),
-                Filter(category, dates.get("date_from"), dates.get("date_to")))
+        return normalized, list(dict.fromkeys(normalized_tokens(normalized)))
 
     def _query_vector(self, normalized: str) -> np.ndarray:
         vector = self._query_vectors.get(normalized)

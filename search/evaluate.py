@@ -44,14 +44,14 @@ from index.embedder import Embedder
 from index.pipeline import Chunking, build_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.engine import DEFAULT_FUSION, SearchEngine
-from settings import PROJECT_ROOT, Settings
+from search.query import METHODS
+from settings import PROJECT_ROOT, Settings, cache_dir
 
 log = logging.getLogger("search.evaluate")
 
 TASKS = ("fa-qa", "fa-news-title", "en-fa-tatoeba", "fa-en-tatoeba")
-METHODS = ("dense", "lexical", "hybrid")
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
-DEFAULT_CACHE = Path.home() / ".cache" / "kavosh" / "eval"
+DEFAULT_CACHE = cache_dir() / "eval"
 CUTOFF = 10
 MEASURES = {"MRR@10": RR @ CUTOFF, "Recall@1": R @ 1, "Recall@10": R @ CUTOFF, "nDCG@10": nDCG @ CUTOFF}
 

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from search.engine import MAX_K, MAX_QUERY_CHARS
+from search.query import MAX_K, MAX_QUERY_CHARS
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
 from web.openapi import OPENAPI, document_for

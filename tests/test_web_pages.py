@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from index.articles import Article
-from search.engine import MAX_QUERY_CHARS
+from search.query import MAX_QUERY_CHARS
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
 from web.markup import highlight, merge_spans, safe_href
@@ -153,8 +153,8 @@ def test_no_results_state(sample_index):
         def categories(self):
             return []
 
-        def search(self, query, k=10, offset=0, **filters):
-            return SimpleNamespace(query=query, normalized_query=query, total=0, took_ms=1.0, results=[])
+        def answer(self, query):
+            return SimpleNamespace(query=query.text, normalized_query=query.text, total=0, took_ms=1.0, results=[])
 
     client = create_app(Settings(index_dir=sample_index), engine=Nothing()).test_client()
     response = client.get("/", query_string={"q": "<i>nothing</i>"})

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from index.store import IndexUnavailable
-from search.engine import METHODS
 from web.errors import json_error
 from web.holder import EngineUnavailable, engine_holder
 from web.openapi import document_for
@@ -77,8 +77,8 @@ def search():
     try:
         engine = engine_holder().get()
         source = _read_body() if request.method == "POST" else request.args
-        params = parse_search(source, engine.categories(), METHODS, strict_fields=request.method == "POST")
-        response = engine.search(params.q, **params.engine_kwargs())
+        query = parse_search(source, engine.categories(), strict_fields=request.method == "POST")
+        response = engine.answer(query)
     except EngineUnavailable as exc:
         return unavailable(exc)
     except IndexUnavailable as exc:
@@ -89,10 +89,10 @@ def search():
     body = {
         "query": response.query,
         "normalized_query": response.normalized_query,
-        "method": params.method,
-        "k": params.k,
-        "offset": params.offset,
-        "filters": {"category": params.cat, "date_from": params.date_from, "date_to": params.date_to},
+        "method": query.method,
+        "k": query.k,
+        "offset": query.offset,
+        "filters": {"category": query.category, "date_from": _iso(query.date_from), "date_to": _iso(query.date_to)},
         "total": response.total,
         "took_ms": round(float(response.took_ms), 2),
         "index_version": engine.info()["version"],
@@ -101,6 +101,10 @@ def search():
     result = jsonify(body)
     result.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return result
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @api.route("/api/info")

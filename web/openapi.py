@@ -4,8 +4,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from search.engine import MAX_K, MAX_QUERY_CHARS, METHODS
-from web.params import DEFAULT_K, DEFAULT_METHOD, MAX_OFFSET
+from search.query import DEFAULT_K, DEFAULT_METHOD, MAX_K, MAX_QUERY_CHARS, METHODS
+from web.params import MAX_OFFSET
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request, url_for
 
 from index.persian import normalize
 from index.store import IndexUnavailable
-from search.engine import MAX_QUERY_CHARS
+from search.query import MAX_QUERY_CHARS, Query
 from web.holder import EngineUnavailable, engine_holder
 from web.i18n import DIRECTION, LABELS, digits, pick_language
 from web.markup import highlight, safe_href
@@ -45,11 +45,11 @@ def index():
     t = LABELS[lang]
     raw_query = request.args.get("q", "")
     page = _page_number(request.args.get("page"))
-    cat = request.args.get("cat", "") or None
+    category = request.args.get("cat", "") or None
     context: dict[str, Any] = {
-        "t": t, "lang": lang, "dir": DIRECTION[lang], "q": raw_query, "cat": cat or "", "categories": [],
+        "t": t, "lang": lang, "dir": DIRECTION[lang], "q": raw_query, "cat": category or "", "categories": [],
         "state": "empty", "results": [], "error": None,
-        "other_lang_url": url_for("pages.index", **_link_args(raw_query, cat, page if raw_query else None,
+        "other_lang_url": url_for("pages.index", **_link_args(raw_query, category, page if raw_query else None,
                                                                "en" if lang == "fa" else "fa")),
     }
     try:
@@ -64,13 +64,13 @@ def index():
         context.update(state="error", error=t["too_long"].format(n=digits(len(raw_query), lang),
                                                                   max=digits(MAX_QUERY_CHARS, lang)))
         return render_template("index.html", **context), 400
-    if cat and cat not in context["categories"]:
-        context.update(state="error", error=t["unknown_category"].format(cat=cat))
+    if category and category not in context["categories"]:
+        context.update(state="error", error=t["unknown_category"].format(cat=category))
         return render_template("index.html", **context), 400
     if not normalize(raw_query):  # only punctuation or invisible characters: nothing to search for
         return render_template("index.html", **context)
     try:
-        response = engine.search(raw_query, k=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, category=cat)
+        response = engine.answer(Query(raw_query, PAGE_SIZE, (page - 1) * PAGE_SIZE, category=category))
     except IndexUnavailable:
         context["state"] = "unavailable"
         return render_template("index.html", **context), 503
@@ -83,17 +83,17 @@ def index():
         results=[_view(result) for result in response.results],
         found=t["found"].format(total=digits(response.total, lang), ms=digits(round(response.took_ms), lang)),
         no_results=t["no_results"].format(q=raw_query),
-        pagination=_pagination(raw_query, cat, lang, page, last_page) if response.total else None,
+        pagination=_pagination(raw_query, category, lang, page, last_page) if response.total else None,
     )
     return render_template("index.html", **context)
 
 
-def _link_args(q: str, cat: str | None, page: int | None, lang: str) -> dict[str, Any]:
+def _link_args(q: str, category: str | None, page: int | None, lang: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
     if q:
         args["q"] = q
-    if cat:
-        args["cat"] = cat
+    if category:
+        args["cat"] = category
     if page and page > 1:
         args["page"] = page
     if lang == "en":
@@ -101,12 +101,12 @@ def _link_args(q: str, cat: str | None, page: int | None, lang: str) -> dict[str
     return args
 
 
-def _pagination(q: str, cat: str | None, lang: str, page: int, last_page: int) -> dict[str, Any] | None:
+def _pagination(q: str, category: str | None, lang: str, page: int, last_page: int) -> dict[str, Any] | None:
     if last_page <= 1 and page <= 1:
         return None
 
     def link(number: int) -> str:
-        return url_for("pages.index", **_link_args(q, cat, number, lang))
+        return url_for("pages.index", **_link_args(q, category, number, lang))
 
     numbers = range(max(1, page - PAGE_WINDOW), min(last_page, page + PAGE_WINDOW) + 1)
     return {

@@ -1,16 +1,14 @@
-"""Checking search parameters from a query string or a JSON body, with messages a person can act on."""
+"""Reading search parameters from a query string or a JSON body into a :class:`search.query.Query`, with
+messages a person can act on."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Mapping
 
-from search.engine import MAX_K, MAX_QUERY_CHARS
+from search.query import DEFAULT_K, DEFAULT_METHOD, MAX_K, MAX_QUERY_CHARS, METHODS, Query
 
-DEFAULT_K = 10
 MAX_OFFSET = 1000
-DEFAULT_METHOD = "hybrid"
 PAGE_SIZE = 10
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
 FIELDS = ("q", "k", "offset", "cat", "date_from", "date_to", "method")
@@ -21,21 +19,6 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 class BadParameter(ValueError):
     """A parameter is missing or invalid; ``str(exc)`` tells the caller what to send instead."""
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    q: str
-    k: int = DEFAULT_K
-    offset: int = 0
-    cat: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-    method: str = DEFAULT_METHOD
-
-    def engine_kwargs(self) -> dict[str, Any]:
-        return {"k": self.k, "offset": self.offset, "method": self.method, "category": self.cat,
-                "date_from": self.date_from, "date_to": self.date_to}
 
 
 def _show(value: Any) -> str:
@@ -71,13 +54,13 @@ def check_int(name: str, value: Any, low: int, high: int, default: int) -> int:
     return value
 
 
-def check_date(name: str, value: Any) -> str | None:
+def check_date(name: str, value: Any) -> date | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
         raise BadParameter(f"{name} must be a date written YYYY-MM-DD (e.g. 2024-03-20), not {_show(value)}")
     try:
-        return date.fromisoformat(value.strip()).isoformat()
+        return date.fromisoformat(value.strip())
     except ValueError:
         raise BadParameter(f"{name} {_show(value)} is not a real calendar date") from None
 
@@ -92,29 +75,29 @@ def check_category(value: Any, categories: Iterable[str]) -> str | None:
     return value
 
 
-def check_method(value: Any, methods: Iterable[str]) -> str:
+def check_method(value: Any) -> str:
     if value is None or value == "":
         return DEFAULT_METHOD
     if not isinstance(value, str):
         raise BadParameter(f"method must be a string, not {_show(value)}")
-    if value not in methods:
-        raise BadParameter(f"unknown method {_show(value)}; use one of: {', '.join(methods)}")
+    if value not in METHODS:
+        raise BadParameter(f"unknown method {_show(value)}; use one of: {', '.join(METHODS)}")
     return value
 
 
-def parse_search(source: Mapping[str, Any], categories: Iterable[str], methods: Iterable[str],
-                 strict_fields: bool = False) -> SearchParams:
-    """Every search parameter checked; ``strict_fields`` refuses unknown names (for JSON bodies)."""
+def parse_search(source: Mapping[str, Any], categories: Iterable[str], strict_fields: bool = False) -> Query:
+    """Every search parameter read and checked; ``strict_fields`` refuses unknown names (for JSON bodies).
+    The API's ``cat`` is the query's ``category``."""
     if strict_fields:
         unknown = sorted(set(source) - set(FIELDS))
         if unknown:
             raise BadParameter(f"unknown field(s) {', '.join(map(_show, unknown))}; accepted fields: {', '.join(FIELDS)}")
-    return SearchParams(  # date_from after date_to is refused by the engine itself
-        q=check_query(source.get("q")),
+    return Query(  # a date_from after date_to is refused by the Query itself
+        text=check_query(source.get("q")),
         k=check_int("k", source.get("k"), 1, MAX_K, DEFAULT_K),
         offset=check_int("offset", source.get("offset"), 0, MAX_OFFSET, 0),
-        cat=check_category(source.get("cat"), categories),
+        category=check_category(source.get("cat"), categories),
         date_from=check_date("date_from", source.get("date_from")),
         date_to=check_date("date_to", source.get("date_to")),
-        method=check_method(source.get("method"), methods),
+        method=check_method(source.get("method")),
     )
