@@ -30,6 +30,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.embedder import Embedder  # noqa: E402
+from index.filter import Filter  # noqa: E402
 from index.lexical import token_script  # noqa: E402
 from index.lexical_search import MAX_QUERY_TERMS, strongest_terms  # noqa: E402
 from index.pipeline import Chunking  # noqa: E402
@@ -73,7 +74,8 @@ GRID = {
 
 def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
     """Everything the variants need about one query's candidates, as the engine's hybrid reads them."""
-    normalized, terms, where = engine._understand(text, 10, 0, "hybrid", None, None, None)
+    normalized, terms = engine._understand(text)
+    where = Filter()
     lexical_terms = strongest_terms(terms, engine.lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
     hits = engine.lexical.search(lexical_terms, LEXICAL_POOL, where) if lexical_terms else []
     vector = engine._query_vector(normalized)

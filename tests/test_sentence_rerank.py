@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from index.filter import Filter
 from search.engine import RERANK_DEPTH, Fusion, SearchEngine
 
 
@@ -24,7 +25,8 @@ def test_no_sentence_weight_scores_as_the_plain_fusion(search_engine):
     plain = SearchEngine(search_engine.version, search_engine.embedder, Fusion(sentence_weight=0.0))
     reranked = SearchEngine(search_engine.version, search_engine.embedder, Fusion(sentence_weight=0.3))
     query = "سفر وزیر خارجه به مسکو"
-    normalized, terms, where = plain._understand(query, 10, 0, "hybrid", None, None, None)
+    normalized, terms = plain._understand(query)
+    where = Filter()
     before = plain._score(normalized, terms, "hybrid", where)
     after = reranked._score(normalized, terms, "hybrid", where)
     assert before.keys() == after.keys()
