@@ -35,14 +35,13 @@ from index.lexical import token_script  # noqa: E402
 from index.lexical_search import MAX_QUERY_TERMS, strongest_terms  # noqa: E402
 from index.pipeline import Chunking  # noqa: E402
 from index.store import open_index  # noqa: E402
-from search.engine import DENSE_POOL, LEXICAL_POOL, SearchEngine  # noqa: E402
+from search.engine import LEXICAL_POOL, RERANK_DEPTH, SearchEngine  # noqa: E402
 from search.evaluate import CUTOFF, DEFAULT_CACHE, DEFAULT_DATA, TASKS, _spread, cached_index, load_task  # noqa: E402
 from settings import PROJECT_ROOT, Settings  # noqa: E402
 
 log = logging.getLogger("bench.ranking_experiments")
 FEATURES = PROJECT_ROOT / "var" / "ranking-features"
 FEATURE_FORMAT = 1
-RERANK_DEPTH = 100  # passages re-ranked with their best sentence
 GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing half for a step to be taken
 
 
@@ -205,7 +204,8 @@ def evaluate(data: dict, v: Variant, half: int | None) -> dict[str, dict[str, fl
     """Metrics per task under ``v``, over the queries of ``half`` (None: all)."""
     out = {}
     for name, (features, vectors, halves) in data.items():
-        ranks = [rank_of_relevant(f, score(f, vectors, v), v.second_passage) for f, h in zip(features, halves) if half is None or h == half]
+        ranks = [rank_of_relevant(f, score(f, vectors, v), v.second_passage)
+                 for f, h in zip(features, halves) if half is None or h == half]
         out[name] = metrics(ranks)
     return out
 

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(1000 * (time.perf_counter() - started))
     print(f"index {args.index} ({version.manifest['passages']} passages), {len(queries)} queries, k=10, hybrid")
     for name, values in times.items():
-        print(f"{name:6s} p50 {statistics.median(values):6.2f} ms  p90 {statistics.quantiles(values, n=10)[-1]:6.2f} ms")
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:6s} p50 {statistics.median(values):6.2f} ms  p90 {p90:6.2f} ms")
     print(f"new - today, p50: {statistics.median(times['new']) - statistics.median(times['today']):+.2f} ms")
     return 0
 

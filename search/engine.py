@@ -296,8 +296,9 @@ class SearchEngine:
         fused = fuse(cosine)
         if self.fusion.sentence_weight:
             top = np.argsort(-fused, kind="stable")[:RERANK_DEPTH]
+            sentence = self._best_sentence(ids[top], vector[0], cosine[top])
             blended = cosine.copy()
-            blended[top] += self.fusion.sentence_weight * (self._best_sentence(ids[top], vector[0], cosine[top]) - cosine[top])
+            blended[top] += self.fusion.sentence_weight * (sentence - cosine[top])
             fused[top] = fuse(blended)[top]
         return dict(zip(ids.tolist(), fused.tolist()))
 
