@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 # first pages.
 DENSE_POOL = 1000
 LEXICAL_POOL = 1000
+RERANK_DEPTH = 100  # passages whose best sentence is compared with the query (see Fusion.sentence_weight)
 QUERY_CACHE = 256  # query vectors kept, so paging through results or switching method never re-embeds
 
 
@@ -144,13 +145,17 @@ class Fusion:
 
     lexical_weight: float = 0.5
     coverage_power: float = 1.0
+    # The RERANK_DEPTH best passages are fused again with their cosine replaced by
+    # ``(1 - sentence_weight) * cosine + sentence_weight * best-sentence cosine``: a query that restates one
+    # sentence of a long passage (a headline, a question) is matched by that sentence, not diluted by the rest.
+    sentence_weight: float = 0.0
 
     def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
         evidence = np.where(usable, lexical * coverage ** self.coverage_power, dense)
         return (1.0 - self.lexical_weight) * dense + self.lexical_weight * evidence
 
 
-DEFAULT_FUSION = Fusion()
+DEFAULT_FUSION = Fusion(lexical_weight=0.2, sentence_weight=0.1)
 
 
 class SearchEngine:
@@ -305,7 +310,6 @@ class SearchEngine:
         candidates.update((hit.passage_id, None) for hit in lexical_hits)
         ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
         cosine = self.vectors.score(vector[0], ids)
-        dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(ids))
         lexical = np.zeros(len(ids))
         coverage = np.zeros(len(ids))
         scripts = {token_script(t) for t in terms}
@@ -323,8 +327,31 @@ class SearchEngine:
                 i = position[hit.passage_id]
                 lexical[i] = min(1.0, hit.score / query_mass)
                 coverage[i] = sum(idf[t] for t in hit.matched) / query_mass
-        fused = self.fusion.combine(dense, lexical, coverage, usable)
+
+        def fuse(cosine: np.ndarray) -> np.ndarray:
+            dense = np.clip((cosine - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(cosine))
+            return self.fusion.combine(dense, lexical, coverage, usable)
+
+        fused = fuse(cosine)
+        if self.fusion.sentence_weight:
+            top = np.argsort(-fused, kind="stable")[:RERANK_DEPTH]
+            sentence = self._best_sentence(ids[top], vector[0], cosine[top])
+            blended = cosine.copy()
+            blended[top] += self.fusion.sentence_weight * (sentence - cosine[top])
+            fused[top] = fuse(blended)[top]
         return dict(zip(ids.tolist(), fused.tolist()))
+
+    def _best_sentence(self, ids: np.ndarray, query: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """Each passage's highest sentence cosine with ``query`` (its own ``cosine`` where it has no sentence rows)."""
+        _, _, first = self._sentences()
+        starts, counts = first[ids], first[ids + 1] - first[ids]
+        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        similarity = self.version.sentence_vectors[rows].astype(np.float32) @ query
+        best = cosine.astype(np.float32, copy=True)
+        has = counts > 0
+        if has.any():
+            best[has] = np.maximum.reduceat(similarity, (np.cumsum(counts) - counts)[has])
+        return best
 
     def _scripts(self, ids: np.ndarray) -> np.ndarray:
         """The dominant script of each passage (read once from the lexical index)."""
