@@ -33,6 +33,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     bf16: str = "auto"  # "auto": bf16 weights where the CPU computes bf16 natively; "on" / "off" force it
+    category_labels: Path = PROJECT_ROOT / "web" / "category_labels.json"  # display names of category slugs
     # gunicorn (gunicorn.conf.py; why these defaults: docs/design.md)
     workers: int = min(2, _CORES)
     threads: int = 2
@@ -56,7 +57,8 @@ class Settings:
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
         KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
         KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER, KAVOSH_CLIENT_TIMEOUT,
-        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION and KAVOSH_VECTOR_INDEX."""
+        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION, KAVOSH_VECTOR_INDEX and
+        KAVOSH_CATEGORY_LABELS."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -84,6 +86,7 @@ class Settings:
             host=env.get("KAVOSH_HOST", defaults.host),
             port=port,
             bf16=bf16,
+            category_labels=Path(env.get("KAVOSH_CATEGORY_LABELS", defaults.category_labels)),
             workers=workers,
             threads=_whole_number(env, "KAVOSH_THREADS", defaults.threads, 1, 1024),
             torch_threads=_whole_number(env, "KAVOSH_TORCH_THREADS", max(1, _CORES // workers), 1, 1024),

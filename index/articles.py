@@ -15,10 +15,10 @@ import re
 import stat
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from index.dates import SOLAR_HIJRI_BEFORE, normalize_date
 from index.persian import normalize
 
 log = logging.getLogger(__name__)
@@ -482,15 +482,12 @@ def _check_decodable(record: dict[str, Any]) -> None:
 
 
 def _parse_date(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).date().isoformat()
-    except ValueError:
-        return None
+    """ISO Gregorian, whichever calendar the record wrote the date in (see :mod:`index.dates`)."""
+    return normalize_date(value)
 
 
 def _field_warnings(record: Any) -> Iterator[str]:
     date = record.get("date") if isinstance(record, dict) else None
     if date not in (None, "") and _parse_date(date) is None:
-        yield f"date {date!r} is not an ISO date (YYYY-MM-DD); the article is kept without a date"
+        yield (f"date {date!r} is not a date written YYYY-MM-DD or YYYY/MM/DD (Gregorian, or Solar Hijri "
+               f"when the year is below {SOLAR_HIJRI_BEFORE}); the article is kept without a date")

@@ -2,28 +2,28 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Callable
 
 from index.articles import IngestReport
 from index.store import IndexUnavailable
+from kavosh.cli import EXIT_FAILED, EXIT_INTERRUPTED, setup_logging
 from settings import Settings
 
 
 def run(command: Callable[[], int]) -> int:
     """Run a command that changes the index; errors and Ctrl-C end it with a message and a non-zero status
     (the live index is only ever switched to a complete version, so it is unchanged then)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0)
     try:
         return command()
     except KeyboardInterrupt:
         print("interrupted; the live index is unchanged", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (IndexUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:

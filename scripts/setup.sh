@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with everything in requirements.txt, and install nginx (scripts/serve.sh) if it is missing.
+# Create .venv with everything in requirements.txt, install the project into it (the `kavosh` command), and install nginx (scripts/serve.sh) if it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
@@ -14,3 +14,5 @@ if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+# editable, with the venv's own setuptools: nothing is fetched beyond the requirements above
+.venv/bin/pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from index.store import IndexUnavailable
+from kavosh.cli import setup_logging
 from search.engine import SearchEngine
 from search.results import dumps
 from search.query import DEFAULT_METHOD, METHODS, Query
@@ -16,7 +17,7 @@ from settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.WARNING)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m search", description="Search the news index (Persian or English).")
     parser.add_argument("query", nargs="+", help="the query; several words need no quotes")
@@ -25,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=settings.model, help="model the index was built with (env KAVOSH_MODEL)")
     parser.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, help="ranking (default %(default)s)")
     parser.add_argument("--category", help="only articles of this category")
-    parser.add_argument("--from", dest="date_from", help="only articles dated on or after this ISO date")
-    parser.add_argument("--to", dest="date_to", help="only articles dated on or before this ISO date")
+    parser.add_argument("--from", dest="date_from", help="only articles dated on or after this date (YYYY-MM-DD; a year below 1700 is Solar Hijri)")
+    parser.add_argument("--to", dest="date_to", help="only articles dated on or before this date (YYYY-MM-DD or Solar Hijri)")
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
     args = parser.parse_args(argv)
     try:

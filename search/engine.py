@@ -21,14 +21,15 @@ from index.lexical_search import LexicalSearch
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
 from search.backends import LOCAL, Backend, backend_for
+from search.facets import count as count_facets
 from search.filter_index import FilterIndex
 from search.fusion import DEFAULT_FUSION, Fusion
-from search.highlights import highlights
+from search.highlights import Highlight, highlights
 from search.passage_arrays import PassageArrays
 from search.query import DEFAULT_K, DEFAULT_METHOD, Query
 from search.ranking import RankedArticle, rank
 from search.results import Result, SearchResponse, build_results, passage_rows
-from search.understanding import Understood, understand
+from search.understanding import Understood, terms_of, understand
 from search.vector_cache import QUERY_CACHE, QueryVectors
 from settings import Settings
 
@@ -94,7 +95,8 @@ class SearchEngine:
         page = ranked[query.offset:query.offset + query.k]
         results = self._results(page, query.offset, understood, query.article_passages)
         return SearchResponse(query.text, understood.normalized, len(ranked),
-                              round((time.perf_counter() - started) * 1000, 1), results, query.method)
+                              round((time.perf_counter() - started) * 1000, 1), results, query.method,
+                              query.method == "lexical", count_facets(self, [article.article_id for article in ranked]))
 
     def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
@@ -117,6 +119,29 @@ class SearchEngine:
         query cache, so size ``query_cache`` to hold them."""
         self.query_vectors.embed_ahead(queries)
 
+    # ------------------------------------------------------------------ for the article page (search/related.py)
+
+    def query_vector(self, normalized: str) -> np.ndarray:
+        """The model's vector of an already normalized query (cached), shape (dimension,)."""
+        return self.query_vectors.of(normalized)[0]
+
+    def passage_vectors(self, passage_ids: list[int]) -> np.ndarray:
+        """The stored vectors of the given passages (float32), one row each, in order."""
+        return np.asarray(self.vectors.vectors(np.asarray(passage_ids, dtype=np.int64)), dtype=np.float32)
+
+    def passage_highlights(self, passages: list[tuple[int, str]], normalized: str) -> list[Highlight]:
+        """(highlights, kind) of each (passage id, text) for a normalized query, as search results mark them."""
+        return list(highlights(passages, terms_of(normalized), lambda: self.query_vector(normalized),
+                               self.arrays.sentences, self.version.sentence_vectors))
+
+    def nearest_articles(self, vector: np.ndarray, pool: int) -> list[tuple[str, float, list[str]]]:
+        """Articles whose passages are among the ``pool`` nearest to ``vector``, best first, duplicates
+        collapsed: (article id, its best passage's score, duplicate ids)."""
+        found, scores = self.vectors.search(np.asarray(vector, dtype=np.float32)[None, :], min(pool, self.vectors.count))
+        keep = found[0] >= 0
+        ranked = self._rank(dict(zip(found[0][keep].tolist(), scores[0][keep].tolist())))
+        return [(article_id, passages[0][1], duplicates) for article_id, passages, duplicates in ranked]
+
     # ------------------------------------------------------------------ steps
 
     def _score(self, query: Understood, method: str, where: Filter) -> dict[int, float]:
@@ -131,8 +156,8 @@ class SearchEngine:
         dense = candidates.dense_hits(self.vectors, vector, where, self._allowed_ids)
         if method == "dense" or not len(dense[0]):
             return dict(zip(dense[0].tolist(), dense[1].tolist()))
-        found = candidates.hybrid_candidates(self.vectors, self.lexical, self.arrays, vector, dense,
-                                             query.terms, searched, hits)
+        found = candidates.hybrid_candidates(self.vectors, self.lexical, self.arrays, self.version.sentence_vectors,
+                                             vector, dense, query.terms, searched, hits)
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
 
     def _rank(self, scores: dict[int, float]) -> list[RankedArticle]:

@@ -45,6 +45,7 @@ from index.pipeline import Chunking, build_index, update_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.backends import LOCAL, Backend, MilvusBackend
 from index.vectors.factory import AUTO, DEFAULT_KIND, choose_kind
+from kavosh.cli import setup_logging
 from search.engine import SearchEngine
 from search.fusion import DEFAULT_FUSION
 from search.query import METHODS
@@ -233,7 +234,7 @@ def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.INFO)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m search.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks to run (default: all)")

@@ -1,4 +1,5 @@
-"""How ``hybrid`` combines the dense and lexical scores of its candidates (normalized by :mod:`search.normalize`)."""
+"""How ``hybrid`` combines the dense and lexical scores of its candidates (normalized by :mod:`search.normalize`),
+and re-ranks the best of them by their best sentence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +8,8 @@ import numpy as np
 
 from search import normalize
 from search.candidates import Candidates
+
+RERANK_DEPTH = 100  # passages whose best sentence is compared with the query (see Fusion.sentence_weight)
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,29 @@ class Fusion:
 
     lexical_weight: float = 0.5
     coverage_power: float = 1.0
+    # The RERANK_DEPTH best passages are fused again with their cosine replaced by
+    # ``(1 - sentence_weight) * cosine + sentence_weight * best-sentence cosine``: a query that restates one
+    # sentence of a long passage (a headline, a question) is matched by that sentence, not diluted by the rest.
+    sentence_weight: float = 0.0
 
     def fuse(self, candidates: Candidates) -> np.ndarray:
-        """The fused score of each candidate: its raw scores normalized, then combined."""
-        dense = normalize.min_max(candidates.cosine, candidates.pool_low, candidates.pool_high)
+        """The fused score of each candidate: its raw scores normalized, then combined; the best
+        ``RERANK_DEPTH`` again with their best sentence blended into their cosine."""
         lexical = normalize.bm25_share(candidates.bm25, candidates.query_mass)
         coverage = normalize.coverage(candidates.matched, candidates.query_mass)
-        return self.combine(dense, lexical, coverage, candidates.usable)
+
+        def fused(cosine: np.ndarray) -> np.ndarray:
+            dense = normalize.min_max(cosine, candidates.pool_low, candidates.pool_high)
+            return self.combine(dense, lexical, coverage, candidates.usable)
+
+        scores = fused(candidates.cosine)
+        if self.sentence_weight:
+            top = np.argsort(-scores, kind="stable")[:RERANK_DEPTH]
+            cosine = candidates.cosine
+            blended = cosine.copy()
+            blended[top] += self.sentence_weight * (candidates.best_sentence(top) - cosine[top])
+            scores[top] = fused(blended)[top]
+        return scores
 
     def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """The combination of scores already normalized to [0, 1]; ``usable`` marks where lexical evidence counts."""
@@ -43,4 +62,4 @@ class Fusion:
         return (1.0 - self.lexical_weight) * dense + self.lexical_weight * evidence
 
 
-DEFAULT_FUSION = Fusion()
+DEFAULT_FUSION = Fusion(lexical_weight=0.2, sentence_weight=0.1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from index.dates import BadDate, parse_date
 from index.filter import Filter
 
 METHODS = ("hybrid", "dense", "lexical")
@@ -52,19 +53,21 @@ class Query:
     def of(cls, text: str, k: int = DEFAULT_K, offset: int = 0, *, method: str = DEFAULT_METHOD,
            category: str | None = None, date_from: str | date | None = None, date_to: str | date | None = None,
            article_passages: bool = False) -> "Query":
-        """A query whose dates may be ISO strings (YYYY-MM-DD), as the command line and callers write them."""
-        return cls(text, k, offset, method, category, _iso_date("date_from", date_from),
-                   _iso_date("date_to", date_to), article_passages)
+        """A query whose dates may be text in either calendar (``2023-08-03``, ``1402/05/12``, Persian digits:
+        a year below 1700 is Solar Hijri), as the page, the API and the command line write them."""
+        return cls(text, k, offset, method, category, _text_date("date_from", date_from),
+                   _text_date("date_to", date_to), article_passages)
 
     @property
     def filter(self) -> Filter:
         return Filter(self.category, self.date_from, self.date_to)
 
 
-def _iso_date(name: str, value: str | date | None) -> date | None:
+def _text_date(name: str, value: str | date | None) -> date | None:
+    """The Gregorian date ``value`` names in either calendar (``index.dates.parse_date``)."""
     if value is None or isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), not {value!r}") from None
+        return parse_date(value)
+    except BadDate as exc:
+        raise ValueError(f"{name}: {exc}") from None

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
+from search.facets import Facets
 from search.highlights import Highlight
 from search.ranking import RankedArticle
 
@@ -68,6 +69,10 @@ class SearchResponse:
     took_ms: float
     results: list[Result] = field(default_factory=list)
     method: str = "hybrid"
+    # True when ``total`` counts articles that hold a query word (lexical); dense and hybrid rank every
+    # article near the query, so their results are "best matches", not a count (docs/design.md)
+    counted: bool = True
+    facets: Facets = field(default_factory=Facets)
 
 
 def passage_rows(db: sqlite3.Connection, passage_ids: list[int]) -> dict[int, Any]:

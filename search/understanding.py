@@ -19,4 +19,9 @@ def understand(text: str) -> Understood:
     normalized = normalize(text)
     if not normalized:
         raise ValueError("the query is empty")
-    return Understood(normalized, list(dict.fromkeys(normalized_tokens(normalized))))
+    return Understood(normalized, terms_of(normalized))
+
+
+def terms_of(normalized: str) -> list[str]:
+    """The distinct BM25 terms of an already normalized text, in order."""
+    return list(dict.fromkeys(normalized_tokens(normalized)))

@@ -145,7 +145,7 @@ def test_results_carry_the_article_record(search_engine):
     ({"k": 0}, "k must be"),
     ({"k": 1000}, "k must be"),
     ({"offset": -1}, "offset must be"),
-    ({"date_from": "1403-01-01x"}, "date_from must be an ISO date"),
+    ({"date_from": "1403-01-01x"}, "date_from: .1403-01-01x. is not a date written YYYY-MM-DD"),
     ({"date_from": "2024-05-01", "date_to": "2024-01-01"}, "is after"),
 ])
 def test_bad_parameters_are_refused_clearly(search_engine, kwargs, message):
@@ -176,3 +176,11 @@ def test_sentence_highlight_is_the_sentence_closest_to_the_query(tmp_path, embed
     assert result.highlight_kind == "sentence"
     (start, end), = result.highlights
     assert result.text[start:end].startswith(expected)
+
+
+def test_similar_articles_leave_out_the_article_and_its_duplicates(small_engine):
+    from search.related import similar
+
+    found = [s.article_id for s in similar(small_engine, "bank", 5)]
+    assert found and not set(found) & {"bank", "bank-again", "bank-same-link"}
+    assert len(found) == len(set(found))

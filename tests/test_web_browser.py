@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from urllib.parse import quote
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,55 @@ def test_phone_width(browser, server_url):
         page.screenshot(path=str(ARTIFACTS / "web-search-phone.png"))  # the first screen
     finally:
         context.close()
+
+
+def test_persian_page_features_right_to_left_on_desktop_and_phone(browser, server_url):
+    """Solar Hijri dates in Persian digits, category names, the self-hosted font, facets that filter, the
+    article page with its marks and similar articles, and a wrong-layout query: laid out right to left and
+    fitting a phone screen."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, viewport in (("desktop", {"width": 1100, "height": 900}), ("phone", {"width": 360, "height": 740})):
+        context = browser.new_context(java_script_enabled=False, viewport=viewport, locale="fa-IR",
+                                      is_mobile=name == "phone")
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            failed: list[str] = []
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.goto(server_url + "/?q=" + "ایران")
+            page.wait_for_selector("li.result")
+            assert page.eval_on_selector("html", "el => getComputedStyle(el).direction") == "rtl"
+            dates = page.eval_on_selector_all("li.result time", "els => els.map(e => e.textContent)")
+            assert dates and all(any("۰" <= ch <= "۹" for ch in d) and not any(ch.isascii() and ch.isdigit() for ch in d)
+                                 for d in dates)
+            page.evaluate("document.fonts.ready")
+            assert page.evaluate("document.fonts.check('16px Vazirmatn', 'ایران')")
+            assert page.evaluate("[...document.fonts].some(f => f.family.includes('Vazirmatn') && f.status == 'loaded')")
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+            page.screenshot(path=str(ARTIFACTS / f"web-persian-{name}.png"), full_page=name == "desktop")
+
+            label = page.eval_on_selector("#facet-category a span", "el => el.textContent")
+            page.click("#facet-category a")
+            page.wait_for_selector("li.result")
+            shown = page.eval_on_selector_all("li.result .cat", "els => els.map(e => e.textContent)")
+            assert shown and set(shown) == {label}
+
+            page.click("li.result a.article-link")
+            page.wait_for_selector("#article")
+            assert page.eval_on_selector("#article .body", "el => getComputedStyle(el).direction") == "rtl"
+            assert page.eval_on_selector_all("#article .body mark", "els => els.length") >= 1
+            assert page.eval_on_selector_all("#similar li", "els => els.length") >= 1
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{name}: the article page is {overflow}px wider than the screen"
+            page.screenshot(path=str(ARTIFACTS / f"web-article-{name}.png"), full_page=name == "desktop")
+
+            page.goto(server_url + "/?q=" + quote("jgs;,m vwnohki"))  # تلسکوپ رصدخانه on an English layout
+            page.wait_for_selector("#layout-note")
+            assert "تلسکوپ رصدخانه" in page.inner_text("#layout-note")
+            page.click("#search-as-typed")
+            page.wait_for_load_state()
+            assert page.query_selector("#layout-note") is None and "as_typed=1" in page.url
+            assert not failed, failed
+        finally:
+            context.close()

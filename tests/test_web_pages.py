@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from index.articles import Article
+from search.facets import Facets
 from search.query import MAX_QUERY_CHARS
 from settings import Settings
 from web.app import SECURITY_HEADERS, create_app
@@ -97,10 +98,18 @@ def test_english_interface(client):
     html = response.get_data(as_text=True)
     page = Page(html)
     assert page.find("html", lang="en", dir="ltr")
-    assert "results ·" in html and " ms" in html
+    assert "Best matches (" in html and " ms" in html  # a dense ranking is not a count of matches
     assert page.find("input", type="hidden", name="lang", value="en")
     switch = page.find("a", class_="lang-switch")[0]["href"]
     assert "lang=en" not in switch and "q=" in switch
+
+
+def test_lexical_counts_are_counts_and_dense_rankings_say_best_matches(client, search_engine):
+    lexical = search_engine.search("تهران", method="lexical")
+    hybrid = search_engine.search("تهران")
+    assert lexical.counted and not hybrid.counted and lexical.total < hybrid.total
+    html = client.get("/", query_string={"q": "تهران"}).get_data(as_text=True)
+    assert "نزدیک‌ترین نتیجه‌ها" in html
 
 
 def test_persian_interface_links_to_english(client):
@@ -140,7 +149,7 @@ def test_category_filter_on_the_page(client, search_engine):
     page = Page(html)
     assert "selected" in page.find("option", value=category)[0]  # the choice stays selected
     assert page.find("li", class_="result")
-    assert all(category == text for text in re.findall(r'<span class="cat" dir="auto">([^<]*)</span>', html))
+    assert all(category == slug for slug in re.findall(r'<span class="cat" dir="auto" data-slug="([^"]*)">', html))
 
 
 def test_unknown_category_is_a_clear_error(client):
@@ -164,10 +173,11 @@ def test_no_results_state(sample_index):
             return []
 
         def answer(self, query):
-            return SimpleNamespace(query=query.text, normalized_query=query.text, total=0, took_ms=1.0, results=[])
+            return SimpleNamespace(query=query.text, normalized_query=query.text, total=0, took_ms=1.0, results=[],
+                                   counted=True, facets=Facets())
 
     client = create_app(Settings(index_dir=sample_index), engine=Nothing()).test_client()
-    response = client.get("/", query_string={"q": "<i>nothing</i>"})
+    response = client.get("/", query_string={"q": "<i>nothing</i>", "as_typed": "1"})  # the fake has no vocabulary
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="no-results"' in html and "&lt;i&gt;nothing&lt;/i&gt;" in html
@@ -194,9 +204,12 @@ def test_stylesheet(client):
     response = client.get("/static/style.css")
     assert response.status_code == 200 and response.content_type.startswith("text/css")
     css = response.get_data(as_text=True)
-    assert "Vazirmatn" in css and "Noto Naskh Arabic" in css and "Tahoma" in css
-    assert "@import" not in css and "url(" not in css  # system fonts only, nothing downloaded
+    assert "Vazirmatn" in css and "Noto Naskh Arabic" in css and "Tahoma" in css  # system fonts after it
+    assert "@import" not in css and "//" not in re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # nothing from elsewhere
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for font in re.findall(r'url\("([^"]+)"\)', css):  # the self-hosted font files are served
+        served = client.get(f"/static/{font}")
+        assert served.status_code == 200 and served.data[:4] == b"wOF2"
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=news", "/?q=news&lang=en", "/static/style.css", "/missing"])

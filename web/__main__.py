@@ -6,12 +6,13 @@ import argparse
 import logging
 import sys
 
+from kavosh.cli import setup_logging
 from settings import Settings
 from web.app import create_app
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(0, logging.INFO)
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m web", description="Run the Kavosh search site (development server).")
     parser.add_argument("--host", default=settings.host, help="address to listen on (env KAVOSH_HOST; default %(default)s)")

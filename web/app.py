@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_compress import Compress
 
 from settings import Settings
 from web.api import api
 from web.errors import MAX_BODY_BYTES, register_error_handlers, wants_json
 from web.holder import EngineHolder
+from web.labels import CategoryLabels
 from web.pages import pages
+
+COMPRESS_MIN_BYTES = 500  # below about this a compressed body plus its header saves nothing
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -42,7 +46,12 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> Flask:
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # responses over COMPRESS_MIN_BYTES are compressed when the client accepts it: gzip first (smaller than
+    # flask-compress's default brotli level on our pages, docs/benchmarks.md), brotli for clients that take only it
+    app.config.update(COMPRESS_ALGORITHM=["gzip", "br"], COMPRESS_MIN_SIZE=COMPRESS_MIN_BYTES)
+    Compress(app)
     app.extensions["kavosh"] = EngineHolder(settings, engine)
+    app.extensions["kavosh_labels"] = CategoryLabels.load(settings.category_labels)
 
     app.register_blueprint(pages)
     app.register_blueprint(api)

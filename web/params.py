@@ -6,15 +6,17 @@ import re
 from datetime import date
 from typing import Any, Iterable, Mapping
 
+from index.dates import BadDate, parse_date
 from search.query import DEFAULT_K, DEFAULT_METHOD, MAX_K, MAX_QUERY_CHARS, METHODS, Query
 
 MAX_OFFSET = 1000
 PAGE_SIZE = 10
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE + 1
-FIELDS = ("q", "k", "offset", "cat", "date_from", "date_to", "method")
+FIELDS = ("q", "k", "offset", "cat", "date_from", "date_to", "method", "as_typed")
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE = re.compile(r"[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}")
+_ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 class BadParameter(ValueError):
@@ -55,14 +57,27 @@ def check_int(name: str, value: Any, low: int, high: int, default: int) -> int:
 
 
 def check_date(name: str, value: Any) -> date | None:
+    """The Gregorian date; the value may be Gregorian or Solar Hijri (a year below 1700), with - or /, in any digits."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _DATE.fullmatch(value.strip()):
-        raise BadParameter(f"{name} must be a date written YYYY-MM-DD (e.g. 2024-03-20), not {_show(value)}")
+    if not isinstance(value, str) or not _DATE.fullmatch(value.strip().translate(_ASCII_DIGITS)):
+        raise BadParameter(f"{name} must be a date written YYYY-MM-DD or YYYY/MM/DD (e.g. 2024-03-20, or "
+                           f"1403/01/01 in the Solar Hijri calendar), not {_show(value)}")
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
+        return parse_date(value)
+    except BadDate:
         raise BadParameter(f"{name} {_show(value)} is not a real calendar date") from None
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A yes/no parameter: true/false in JSON, 1/0 or true/false in a query string; absent is false."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "0", "false"}:
+        return value.strip().lower() in {"1", "true"}
+    raise BadParameter(f"{name} must be true or false (1 or 0), not {_show(value)}")
 
 
 def check_category(value: Any, categories: Iterable[str]) -> str | None:

@@ -1,0 +1,1 @@
+"""The ``kavosh`` command: one entry point for building, updating, searching, serving and evaluating."""
