@@ -73,11 +73,22 @@ def result_json(result: Any) -> dict[str, Any]:
     }
 
 
+@api.errorhandler(EngineUnavailable)
+@api.errorhandler(IndexUnavailable)
 def unavailable(exc: EngineUnavailable | IndexUnavailable):
+    """No usable index: a 503 saying whether it is missing or broken (the log says which file and why)."""
     missing = exc.missing if isinstance(exc, EngineUnavailable) else False
+    if isinstance(exc, IndexUnavailable):
+        log.error("index failed on %s %s: %s", request.method, request.path, exc)
     response = json_error(503, UNAVAILABLE[missing])
     response.headers["Retry-After"] = "30"
     return response
+
+
+@api.errorhandler(ValueError)
+def bad_request(exc: ValueError):
+    """BadParameter, and the engine's own refusals (a query empty after normalization, …): a 400 naming them."""
+    return json_error(400, str(exc))
 
 
 def _read_body() -> dict[str, Any]:
@@ -126,19 +137,11 @@ def _holds_lone_surrogate(body: dict[str, Any]) -> bool:
 @api.route("/api/search", methods=["GET", "POST"])
 def search():
     started = time.perf_counter()
-    try:
-        engine = engine_holder().get()
-        source = _read_body() if request.method == "POST" else request.args
-        query = parse_search(source, engine.categories(), strict_fields=request.method == "POST")
-        searched, layout = understood(query.text, engine, check_flag("as_typed", source.get("as_typed")))
-        response = engine.answer(replace(query, text=searched))
-    except EngineUnavailable as exc:
-        return unavailable(exc)
-    except IndexUnavailable as exc:
-        log.error("index failed during a search: %s", exc)
-        return unavailable(exc)
-    except ValueError as exc:  # BadParameter, and the engine's own refusals (empty after normalization, …)
-        return json_error(400, str(exc))
+    engine = engine_holder().get()
+    source = _read_body() if request.method == "POST" else request.args
+    query = parse_search(source, engine.categories(), strict_fields=request.method == "POST")
+    searched, layout = understood(query.text, engine, check_flag("as_typed", source.get("as_typed")))
+    response = engine.answer(replace(query, text=searched))
     body = {
         "query": query.text,
         "searched_query": response.query,
@@ -182,54 +185,37 @@ def _no_article(article_id: str):
 @api.route("/api/articles/<path:article_id>")
 def article(article_id: str):
     """One article, its passages matching ``q`` highlighted, with its similar articles."""
-    try:
-        engine = engine_holder().get()
-        query = request.args.get("q")
-        if query is not None:
-            query = check_query(query)
-        k = check_int("similar", request.args.get("similar"), 0, related.MAX_SIMILAR, related.DEFAULT_SIMILAR)
-        view = related.article(engine, article_id, query)
-        if view is None:
-            return _no_article(article_id)
-        body = article_json(view)
-        body["similar"] = similar_json(related.similar(engine, article_id, k)) if k else []
-    except EngineUnavailable as exc:
-        return unavailable(exc)
-    except IndexUnavailable as exc:
-        log.error("index failed while reading an article: %s", exc)
-        return unavailable(exc)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    engine = engine_holder().get()
+    query = request.args.get("q")
+    if query is not None:
+        query = check_query(query)
+    k = check_int("similar", request.args.get("similar"), 0, related.MAX_SIMILAR, related.DEFAULT_SIMILAR)
+    view = related.article(engine, article_id, query)
+    if view is None:
+        return _no_article(article_id)
+    body = article_json(view)
+    body["similar"] = similar_json(related.similar(engine, article_id, k)) if k else []
     return jsonify(body)
 
 
 @api.route("/api/similar/<path:article_id>")
 def similar(article_id: str):
     """The articles nearest to one article by their vectors, one per story, its duplicates left out."""
-    try:
-        engine = engine_holder().get()
-        k = check_int("k", request.args.get("k"), 1, related.MAX_SIMILAR, related.DEFAULT_SIMILAR)
-        found = related.similar(engine, article_id, k)
-    except EngineUnavailable as exc:
-        return unavailable(exc)
-    except IndexUnavailable as exc:
-        log.error("index failed while finding similar articles: %s", exc)
-        return unavailable(exc)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    engine = engine_holder().get()
+    k = check_int("k", request.args.get("k"), 1, related.MAX_SIMILAR, related.DEFAULT_SIMILAR)
+    found = related.similar(engine, article_id, k)
     if found is None:
         return _no_article(article_id)
     return jsonify({"article_id": article_id, "k": k, "similar": similar_json(found)})
+
+
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
 @api.route("/api/info")
 def info():
-    try:
-        engine = engine_holder().get()
-    except EngineUnavailable as exc:
-        return unavailable(exc)
+    engine = engine_holder().get()
     return jsonify({**engine.info(), "categories": list(engine.categories())})
 
 
