@@ -30,8 +30,15 @@ torch_threads = _settings.torch_threads
 
 
 def pre_fork(server, worker):
-    """Move everything the master loaded (model, index, hazm's word lists) out of the garbage collector's
-    sight: a full collection over them stalls a request and unshares the workers' pages (docs/design.md)."""
+    """Read the engine's per-passage arrays in the master (once: they are cached), so every worker shares
+    them; then move everything the master loaded (model, index, hazm's word lists) out of the garbage
+    collector's sight: a full collection over them stalls a request and unshares the workers' pages
+    (docs/design.md)."""
+    from web.holder import engine_holder
+
+    engine = engine_holder(server.app.wsgi()).engine
+    if engine is not None:
+        engine.arrays.read_all()
     gc.freeze()
 
 
