@@ -2,7 +2,6 @@
 schema and recorded facts, filter expressions, the live alias."""
 from __future__ import annotations
 
-import logging
 import re
 from datetime import date
 from pathlib import Path
@@ -13,9 +12,7 @@ from index.filter import Filter
 from index.store import IndexUnavailable, IndexVersion
 from settings import Settings
 
-log = logging.getLogger(__name__)
-
-INSERT_ROWS = 1000  # rows per insert call: well under gRPC's message limit at 384 dimensions
+INSERT_ROWS = 1000  # rows per upsert call: well under gRPC's message limit at 384 dimensions
 HNSW = {"M": 16, "efConstruction": 200}
 SEARCH_EF = 1100  # HNSW breadth at query time: above the engine's 1000-passage pools, for exact-like recall
 FIELDS_CAT = 512
