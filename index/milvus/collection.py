@@ -17,9 +17,11 @@ HNSW = {"M": 16, "efConstruction": 200}
 SEARCH_EF = 1100  # HNSW breadth at query time: above the engine's 1000-passage pools, for exact-like recall
 FIELDS_CAT = 512
 # Facts recorded on a collection (collection properties): the mean passage length its BM25 weights were
-# computed with, and that it was filled completely once (servers use no collection before that)
+# computed with, that it was filled completely once (servers use no collection before that), and the
+# version whose rows it holds exactly ("none" while a sync is writing)
 MEAN_LENGTH = "kavosh.mean_length"
 COMPLETE = "kavosh.complete"
+SYNCED = "kavosh.synced"
 
 
 class MilvusUnavailable(IndexUnavailable):
@@ -51,7 +53,7 @@ def version_collection(settings: Settings, version: IndexVersion) -> str:
 
 
 def properties(client: MilvusClient, name: str) -> dict[str, str]:
-    """The facts recorded on a collection (:data:`MEAN_LENGTH`, :data:`COMPLETE`)."""
+    """The facts recorded on a collection (:data:`MEAN_LENGTH`, :data:`COMPLETE`, :data:`SYNCED`)."""
     return dict(client.describe_collection(name).get("properties", {}))
 
 

@@ -1,5 +1,5 @@
 """Publishing an index version into Milvus: its lineage's collection created and filled once, then
-brought in line with each later version by inserting and deleting only the rows that differ."""
+brought in line with each later version by writing and deleting only the rows that differ."""
 from __future__ import annotations
 
 import logging
@@ -10,11 +10,11 @@ import numpy as np
 from pymilvus import MilvusClient
 from tqdm import tqdm
 
-from index.milvus.collection import (COMPLETE, FIELDS_CAT, INSERT_ROWS, MEAN_LENGTH, connect, create_collection,
-                                     properties, record, switch_live, version_collection)
-from index.milvus.keys import KEY_COLUMNS, row_key
+from index.milvus.collection import (COMPLETE, FIELDS_CAT, INSERT_ROWS, MEAN_LENGTH, SYNCED, connect,
+                                     create_collection, properties, record, switch_live, version_collection)
+from index.milvus.keys import KEY_COLUMNS, PassageKeys, row_key
 from index.milvus.sparse import average_length, passage_vector
-from index.store import IndexVersion, open_index
+from index.store import IndexUnavailable, IndexVersion, open_index, open_version
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,12 @@ def publish(version: IndexVersion, settings: Settings, client: MilvusClient | No
     """Make Milvus hold exactly ``version``'s rows and point the live alias at their collection.
 
     A rebuild's version starts a lineage, so its collection is new: filled, loaded, marked complete,
-    and only then made live. An update's version shares its lineage's collection: the keys Milvus
-    holds are compared with the version's, the missing rows written first, then the rows no longer
-    wanted deleted. Comparing with what Milvus holds, not with the previous version, is what repairs
-    a sync that was interrupted (by a crash after the local switch, say): publishing again finishes it.
+    and only then made live. An update's version shares its lineage's collection: the keys it holds
+    are compared with the version's, the missing rows written first, then the rows no longer wanted
+    deleted. The keys held are those of the version the collection last held exactly (recorded as
+    :data:`SYNCED`, read from that version's folder, usually the one before); when that is unknown (a
+    sync was cut short) or its folder is gone, they are read from Milvus, which is what repairs an
+    interrupted sync: publishing again finishes it.
     """
     client = client or connect(settings)
     name = version_collection(settings, version)
@@ -56,15 +58,18 @@ def publish(version: IndexVersion, settings: Settings, client: MilvusClient | No
     if MEAN_LENGTH not in facts:  # recorded before any row, so that a fill cut short resumes with it
         facts[MEAN_LENGTH] = repr(mean_length)
         record(client, name, **{MEAN_LENGTH: facts[MEAN_LENGTH]})
-    held = np.zeros(0, dtype=np.int64) if created else held_keys(client, name)
+    if facts.get(SYNCED) == version.manifest["version"]:
+        held = keys
+    else:
+        held = np.zeros(0, dtype=np.int64) if created else _held(client, name, version, facts.get(SYNCED, "none"))
+        record(client, name, **{SYNCED: "none"})  # before any write: a sync cut short claims no version
     missing = [row for row, wanted in zip(rows, ~np.isin(keys, held)) if wanted]
     gone = held[~np.isin(held, keys)]
     _insert(client, name, version, missing, float(facts[MEAN_LENGTH]), progress)
     for start in range(0, len(gone), KEY_BATCH):
         client.delete(name, ids=gone[start:start + KEY_BATCH].tolist())
     client.load_collection(name)  # a no-op where it is loaded
-    if COMPLETE not in facts:
-        record(client, name, **{COMPLETE: "true"})
+    record(client, name, **{SYNCED: version.manifest["version"], COMPLETE: "true"})
     switch_live(client, settings, name)
     drift = mean_length / float(facts[MEAN_LENGTH]) - 1 if float(facts[MEAN_LENGTH]) else 0.0
     log.info("Milvus collection %s holds version %s: %d passages (%d rows written, %d deleted); BM25 mean "
@@ -80,6 +85,24 @@ def publish_live(index_dir: Path, settings: Settings, progress: bool = False) ->
         return publish(version, settings, progress=progress)
     finally:
         version.close()
+
+
+def _held(client: MilvusClient, name: str, version: IndexVersion, synced: str) -> np.ndarray:
+    """The keys the collection holds: the synced version's, from its folder beside ``version``'s (cheap),
+    or else read from Milvus (a scan of the collection's keys)."""
+    folder = version.path.parent / synced
+    if synced != "none" and folder.is_dir():
+        try:
+            previous = open_version(folder, load_vectors=False)
+            db = previous.connect()
+            try:
+                return PassageKeys.read(db).keys
+            finally:
+                db.close()
+        except IndexUnavailable as exc:
+            log.warning("cannot read version %s that Milvus collection %s holds (%s); reading its keys from Milvus",
+                        synced, name, exc)
+    return held_keys(client, name)
 
 
 def held_keys(client: MilvusClient, name: str) -> np.ndarray:
