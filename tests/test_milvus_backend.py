@@ -14,7 +14,7 @@ import pytest
 from index.articles import Article, read_articles
 from index.filter import Filter
 from index.milvus.__main__ import main as milvus_command
-from index.milvus.collection import collection_name, connect, expression, live_alias, version_collection
+from index.milvus.collection import connect, expression, live_alias, version_collection
 from index.milvus.keys import PassageKeys, row_key
 from index.milvus.sparse import EMPTY, passage_vector, query_vector, term_dimension
 from index.milvus.sync import held_keys, publish
@@ -125,11 +125,11 @@ def test_web_api_answers_the_same_on_both_backends(sample_index, search_engine, 
 
 
 @pytest.mark.slow
-def test_a_new_version_gets_a_new_collection_and_the_alias_moves(sample_index, embedder, milvus_settings, milvus_client,
+def test_a_rebuilds_version_gets_a_new_collection_and_the_alias_moves(sample_index, embedder, milvus_settings, milvus_client,
                                                                  milvus_engine, tmp_path):
     from index.pipeline import build_index
 
-    first = collection_name(milvus_settings, milvus_engine.version.manifest["version"])
+    first = version_collection(milvus_settings, milvus_engine.version)
     articles = read_articles([SAMPLE / "articles.jsonl"])[:5]
     with index_lock(tmp_path):
         build_index(articles, tmp_path, embedder)
