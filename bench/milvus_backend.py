@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.embedder import Embedder  # noqa: E402
-from index.milvus.collection import connect, create_collection, publish  # noqa: E402
+from index.milvus.collection import connect, create_collection  # noqa: E402
+from index.milvus.sync import publish  # noqa: E402
 from index.milvus.sparse import passage_vector  # noqa: E402
 from index.pipeline import Chunking  # noqa: E402
 from index.store import open_index  # noqa: E402

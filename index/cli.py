@@ -42,8 +42,9 @@ def nothing_read(report: IngestReport) -> int:
 
 
 def publish(index_dir: Path, settings: Settings, progress: bool) -> None:
-    """After a new version went live: copy it into Milvus when that is the configured backend."""
+    """After a new version went live: bring Milvus in line with it when that is the configured backend
+    (a rebuild's version fills a new collection; an update's changes its lineage's collection in place)."""
     if settings.backend == "milvus":
-        from index.milvus.collection import publish_live  # pymilvus is imported only where Milvus is used
+        from index.milvus.sync import publish_live  # pymilvus is imported only where Milvus is used
 
         publish_live(index_dir, settings, progress)

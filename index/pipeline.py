@@ -205,8 +205,8 @@ def update_index(
             blocks.append(old_vectors)
             sentence_blocks.append(old_sentence_vectors)
     version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
-                            np.concatenate(sentence_blocks), embedder.name, _build_info(chunking, embedder),
-                            vector_index)
+                            np.concatenate(sentence_blocks), embedder.name,
+                            {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))
 

@@ -80,6 +80,7 @@ def write_version(
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,
+            "lineage": version_id,  # a rebuild starts a lineage; an update's build_info carries its own
             "model": model,
             "dimension": int(vectors.shape[1]),
             "vector_index": backend.kind,

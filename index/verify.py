@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,24 @@ class IndexVersion:
 
     path: Path
     manifest: dict[str, Any]
-    vectors: VectorIndex
     sentence_vectors: np.ndarray  # memory-mapped, one row per row of the sentences table
+    _vectors: VectorIndex | None = field(default=None, repr=False)
+    _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The version's vector index, loaded and checked against its passages on first use: a server
+        that searches Milvus never needs it, so it never holds it in memory."""
+        with self._loading:
+            if self._vectors is None:
+                self._vectors = _load_vectors(self)
+            return self._vectors
+
+    @property
+    def lineage(self) -> str:
+        """The id of the version a rebuild wrote that this one descends from by updates (its own id for a
+        rebuild's version, and for versions written before lineages were recorded)."""
+        return self.manifest.get("lineage", self.manifest["version"])
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection (one per thread), with the lexical index attached as ``lex``."""
@@ -33,19 +50,21 @@ class IndexVersion:
         return db
 
     def close(self) -> None:
-        self.vectors = None
+        self._vectors = None
 
 
-def open_index(index_dir: Path) -> IndexVersion:
+def open_index(index_dir: Path, load_vectors: bool = True) -> IndexVersion:
     """Open the live version of ``index_dir``, or raise :class:`IndexUnavailable` saying why."""
     live = live_path(index_dir)
     if live is None:
         raise IndexMissing(f"no index in {index_dir}: build one with `python -m index.rebuild SOURCE --index {index_dir}`")
-    return open_version(live)
+    return open_version(live, load_vectors=load_vectors)
 
 
-def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
-    """Open one version folder and check that its parts belong together."""
+def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool = True) -> IndexVersion:
+    """Open one version folder and check that its parts belong together. With ``load_vectors`` False the
+    vector index is neither read nor checked until :attr:`IndexVersion.vectors` is first used (servers
+    that search Milvus); every other part is checked now."""
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except FileNotFoundError:
@@ -61,31 +80,21 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
     unlisted = [name for name in (DATABASE, *backend.files, LEXICAL, SENTENCES) if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
+    deferred = set() if load_vectors else set(backend.files)
     for name, facts in manifest.get("files", {}).items():
-        actual = path / name
-        if not actual.is_file():
-            raise IndexDamaged(f"{path}: {name} is missing")
-        if actual.stat().st_size != facts["bytes"]:
-            raise IndexDamaged(f"{path}: {name} has {actual.stat().st_size} bytes, the manifest says {facts['bytes']}")
-        if verify_checksums and sha256(actual) != facts["sha256"]:
-            raise IndexDamaged(f"{path}: {name} does not match its checksum")
-    try:
-        vectors = backend.load(path)
-    except VectorIndexError as exc:
-        raise IndexDamaged(f"{path}: {exc}") from None
+        if name not in deferred:
+            _check_file(path, name, facts, verify_checksums)
     try:
         sentence_vectors = np.load(path / SENTENCES, mmap_mode="r")
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {SENTENCES} cannot be read ({exc})") from None
-    version = IndexVersion(path, manifest, vectors, sentence_vectors)
-    if vectors.dimension != manifest["dimension"]:
-        raise IndexDamaged(f"{path}: vectors have {vectors.dimension} dimensions, the manifest says {manifest['dimension']}")
+    version = IndexVersion(path, manifest, sentence_vectors)
     try:
         db = version.connect()
         try:
             articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-            passage_ids = np.array([row[0] for row in db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
-            lexical_problem = check_lexical(db, len(passage_ids))
+            passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+            lexical_problem = check_lexical(db, passages)
             sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
         finally:
             db.close()
@@ -93,16 +102,52 @@ def open_version(path: Path, verify_checksums: bool = False) -> IndexVersion:
         raise IndexDamaged(f"{path}: {DATABASE} is damaged ({exc})") from None
     if lexical_problem:
         raise IndexDamaged(f"{path}: {LEXICAL}: {lexical_problem}")
-    if articles != manifest["articles"] or len(passage_ids) != manifest["passages"]:
-        raise IndexDamaged(f"{path}: the database holds {articles} articles and {len(passage_ids)} passages, "
+    if articles != manifest["articles"] or passages != manifest["passages"]:
+        raise IndexDamaged(f"{path}: the database holds {articles} articles and {passages} passages, "
                            f"the manifest says {manifest['articles']} and {manifest['passages']}")
     if sentence_vectors.shape != (sentences, manifest["dimension"]):
         raise IndexDamaged(f"{path}: {SENTENCES} holds {sentence_vectors.shape} vectors, the database "
                            f"{sentences} sentences of {manifest['dimension']} dimensions")
+    if load_vectors:
+        version.vectors  # noqa: B018 (loads and checks them now)
+    return version
+
+
+def _load_vectors(version: IndexVersion) -> VectorIndex:
+    """Read a version's vector index and check it against the manifest and the passages it must hold."""
+    path, manifest = version.path, version.manifest
+    backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))  # checked by open_version
+    for name in backend.files:
+        _check_file(path, name, manifest["files"][name])
+    try:
+        vectors = backend.load(path)
+    except VectorIndexError as exc:
+        raise IndexDamaged(f"{path}: {exc}") from None
+    if vectors.dimension != manifest["dimension"]:
+        raise IndexDamaged(f"{path}: vectors have {vectors.dimension} dimensions, the manifest says {manifest['dimension']}")
+    try:
+        db = version.connect()
+        try:
+            passage_ids = np.array([row[0] for row in db.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamaged(f"{path}: {DATABASE} is damaged ({exc})") from None
     vector_problem = vectors.verify(passage_ids)
     if vector_problem:
         raise IndexDamaged(f"{path}: {vector_problem} in {DATABASE}")
-    return version
+    return vectors
+
+
+def _check_file(path: Path, name: str, facts: dict[str, Any], verify_checksum: bool = False) -> None:
+    """Refuse a version file that is missing, or whose size (or checksum) is not the manifest's."""
+    actual = path / name
+    if not actual.is_file():
+        raise IndexDamaged(f"{path}: {name} is missing")
+    if actual.stat().st_size != facts["bytes"]:
+        raise IndexDamaged(f"{path}: {name} has {actual.stat().st_size} bytes, the manifest says {facts['bytes']}")
+    if verify_checksum and sha256(actual) != facts["sha256"]:
+        raise IndexDamaged(f"{path}: {name} does not match its checksum")
 
 
 def require_model(version: IndexVersion, model: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from typing import Protocol
 
 from index.fts import FtsLexicalIndex
@@ -35,44 +36,59 @@ class LocalBackend:
 
 
 class CollectionMissing(IndexUnavailable):
-    """The version has no Milvus collection yet (it is being published); a later look may find it."""
+    """The version's Milvus collection is not complete yet (it is being published); a later look may find it."""
 
 
 class MilvusBackend:
     """The version's Milvus collection (dense HNSW, BM25 sparse vectors, filters as expressions); passage
-    texts, sentences and BM25 statistics still come from the version's files."""
+    texts, sentences and BM25 statistics still come from the version's files, and its vector file is
+    never read."""
 
     name = "milvus"
+    KEEP = 2  # versions whose passage keys stay in memory: the one served and the one being switched to
 
     def __init__(self, settings: Settings, client=None) -> None:
         from index.milvus.collection import connect  # pymilvus is imported only where Milvus is used
 
         self.settings = settings
         self.client = client or connect(settings)
-        self._loaded: set[str] = set()
+        self._opened: dict[str, tuple] = {}  # version id -> (collection name, PassageKeys)
+        self._opening = threading.Lock()
 
-    def _collection(self, version: IndexVersion) -> str:
-        from index.milvus.collection import collection_name
+    def _collection(self, version: IndexVersion) -> tuple:
+        """The version's collection, checked complete and loaded, and its passage keys (read once per version)."""
+        from index.milvus.collection import COMPLETE, properties, version_collection
+        from index.milvus.keys import PassageKeys
 
-        name = collection_name(self.settings, version.manifest["version"])
-        if name in self._loaded:
-            return name
-        if not self.client.has_collection(name):
-            raise CollectionMissing(f"Milvus has no collection {name} for index version {version.manifest['version']}; "
-                                    f"publish it with `python -m index.milvus publish`")
-        self.client.load_collection(name)  # a no-op where it is loaded; Milvus Lite reopens files released
-        self._loaded.add(name)
-        return name
+        with self._opening:
+            if version.manifest["version"] in self._opened:
+                return self._opened[version.manifest["version"]]
+            name = version_collection(self.settings, version)
+            if not self.client.has_collection(name) or COMPLETE not in properties(self.client, name):
+                raise CollectionMissing(f"Milvus has no complete collection {name} for index version "
+                                        f"{version.manifest['version']}; publish it with `python -m index.milvus publish`")
+            self.client.load_collection(name)  # a no-op where it is loaded; Milvus Lite reopens files released
+            db = version.connect()
+            try:
+                opened = name, PassageKeys.read(db)
+            finally:
+                db.close()
+            self._opened[version.manifest["version"]] = opened
+            for old in list(self._opened)[:-self.KEEP]:
+                del self._opened[old]
+            return opened
 
     def vectors(self, version: IndexVersion):
         from index.milvus.search import MilvusVectors
 
-        return MilvusVectors(self.client, self._collection(version), int(version.manifest["dimension"]))
+        name, keys = self._collection(version)
+        return MilvusVectors(self.client, name, int(version.manifest["dimension"]), keys)
 
     def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
         from index.milvus.search import MilvusLexicalSearch
 
-        return MilvusLexicalSearch(self.client, self._collection(version), FtsLexicalIndex(db))
+        name, keys = self._collection(version)
+        return MilvusLexicalSearch(self.client, name, FtsLexicalIndex(db), keys)
 
 
 LOCAL = LocalBackend()

@@ -57,8 +57,9 @@ class SearchEngine:
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
-        """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it."""
-        version = open_index(index_dir)
+        """Open the live index in ``index_dir`` with the configured model, refusing a mismatch before loading it.
+        The version's vector file is read only if the backend searches it (not with Milvus)."""
+        version = open_index(index_dir, load_vectors=False)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
         return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
                    backend=backend_for(settings))

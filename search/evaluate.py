@@ -224,12 +224,11 @@ def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
     collection prefix, so that publishing one task's index leaves the others' collections alone)."""
     if kind != "milvus":
         return LOCAL
-    from index.milvus.collection import collection_name, publish
+    from index.milvus.sync import publish
 
     settings = replace(settings, milvus_collection=f"{settings.milvus_collection}_eval_{task.replace('-', '_')}")
     backend = MilvusBackend(settings)
-    if not backend.client.has_collection(collection_name(settings, version.manifest["version"])):
-        publish(version, settings, backend.client, progress=True)
+    publish(version, settings, backend.client, progress=True)  # writes nothing where it is published already
     return backend
 
 

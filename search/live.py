@@ -53,7 +53,7 @@ class LiveEngine:
         if target in (serving, self._refused):
             return
         try:
-            engine = SearchEngine(open_version(target), self._engine.embedder, self._engine.fusion,
+            engine = SearchEngine(open_version(target, load_vectors=False), self._engine.embedder, self._engine.fusion,
                                   backend=self._engine.backend)
         except IndexUnavailable as exc:
             log.error("not switching to index version %s: %s; still serving %s", target.name, exc, serving.name)

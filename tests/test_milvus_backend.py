@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import re
+import shutil
+from contextlib import closing
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from index.articles import Article, read_articles
 from index.filter import Filter
-from index.milvus.collection import collection_name, connect, expression, live_alias, publish
+from index.milvus.__main__ import main as milvus_command
+from index.milvus.collection import connect, expression, live_alias, version_collection
+from index.milvus.keys import PassageKeys, row_key
 from index.milvus.sparse import EMPTY, passage_vector, query_vector, term_dimension
-from index.store import open_index
+from index.milvus.sync import held_keys, publish
+from index.pipeline import update_index
+from index.store import IndexDamaged, index_lock, open_index, stored_articles
 from search.backends import CollectionMissing, MilvusBackend
 from search.engine import SearchEngine
 from search.understanding import understand
@@ -18,7 +27,8 @@ from settings import Settings
 from web.app import create_app
 
 TOOK = re.compile(r"[0-9۰-۹.,٫]+ (ms|میلی)")  # the page says how long the search took
-SAMPLE_QUERIES = Path(__file__).resolve().parents[1] / "data" / "sample" / "queries.txt"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_QUERIES = SAMPLE / "queries.txt"
 
 
 @pytest.fixture(scope="module")
@@ -115,22 +125,153 @@ def test_web_api_answers_the_same_on_both_backends(sample_index, search_engine, 
 
 
 @pytest.mark.slow
-def test_a_new_version_gets_a_new_collection_and_the_alias_moves(sample_index, embedder, milvus_settings, milvus_client,
+def test_a_rebuilds_version_gets_a_new_collection_and_the_alias_moves(sample_index, embedder, milvus_settings, milvus_client,
                                                                  milvus_engine, tmp_path):
-    from index.articles import read_articles
     from index.pipeline import build_index
-    from index.store import index_lock
 
-    first = collection_name(milvus_settings, milvus_engine.version.manifest["version"])
-    articles = read_articles([Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"])[:5]
+    first = version_collection(milvus_settings, milvus_engine.version)
+    articles = read_articles([SAMPLE / "articles.jsonl"])[:5]
     with index_lock(tmp_path):
         build_index(articles, tmp_path, embedder)
     version = open_index(tmp_path)
     with pytest.raises(CollectionMissing, match="publish it"):
         SearchEngine(version, embedder, backend=MilvusBackend(milvus_settings, milvus_client))
-    second = publish(version, milvus_settings, milvus_client)
+    second = publish(version, milvus_settings, milvus_client).collection
     assert second != first
     assert milvus_client.describe_alias(live_alias(milvus_settings))["collection_name"] == second
     assert milvus_client.has_collection(first)  # the previous one stays while servers may read it
     answer = SearchEngine(version, embedder, backend=MilvusBackend(milvus_settings, milvus_client)).search("تلسکوپ")
     assert {r.article_id for r in answer.results} <= {a.id for a in articles}
+
+
+def test_passage_keys_map_milvus_rows_back_to_passage_ids():
+    keys = PassageKeys.of(np.array([0, 1, 2]), np.array([row_key("a", "h", 0, "c", ""), 7, 3]))
+    assert keys.passages(np.array([7, 3, 99, keys.keys_of(np.array([0]))[0]])).tolist() == [1, 2, -1, 0]
+    assert keys.keys_of(np.array([2, 1])).tolist() == [3, 7]
+    with pytest.raises(KeyError):
+        keys.keys_of(np.array([5]))
+    # the key follows what the row holds: same passage, same key; another category or text, another key
+    assert row_key("a", "h", 0, "c", "") == row_key("a", "h", 0, "c", "") != row_key("a", "h", 0, "d", "")
+    assert row_key("a", "h", 0, "c", "") != row_key("a", "h2", 0, "c", "") and 0 <= row_key("a", "h", 0, "c", "") < 2**63
+
+
+@pytest.fixture()
+def own_index(sample_index: Path, tmp_path: Path) -> Path:
+    """A copy of the sample index that a test may update (same version ids, so the same lineage)."""
+    shutil.copytree(sample_index, tmp_path / "index", symlinks=True)
+    return tmp_path / "index"
+
+
+def passages_of(version, article_ids: set[str]) -> int:
+    db = version.connect()
+    try:
+        return sum(db.execute("SELECT count(*) FROM passages WHERE article_id = ?", (a,)).fetchone()[0] for a in article_ids)
+    finally:
+        db.close()
+
+
+def counting(client, monkeypatch) -> dict[str, int]:
+    """Count the rows the client writes and the keys it deletes from here on."""
+    written = {"inserted": 0, "deleted": 0}
+    upsert, delete = client.upsert, client.delete
+
+    def counted_upsert(name, rows, **kwargs):
+        written["inserted"] += len(rows)
+        return upsert(name, rows, **kwargs)
+
+    def counted_delete(name, ids=None, **kwargs):
+        written["deleted"] += len(ids)
+        return delete(name, ids=ids, **kwargs)
+
+    monkeypatch.setattr(client, "upsert", counted_upsert)
+    monkeypatch.setattr(client, "delete", counted_delete)
+    return written
+
+
+@pytest.mark.slow
+def test_an_update_writes_only_the_rows_that_changed(own_index, embedder, milvus_settings, milvus_client, monkeypatch):
+    settings = replace(milvus_settings, milvus_collection="kavosh_update")  # leaves the other tests' collections alone
+    before = open_index(own_index)
+    first = publish(before, settings, milvus_client)
+    assert first.created and first.inserted == first.rows == before.manifest["passages"]
+    articles = list(stored_articles(before).values())
+    added = Article(id="fa-new", title="تلسکوپ فضایی تازه", text="یک تلسکوپ فضایی تازه نخستین تصویر خود را فرستاد.",
+                    cat=articles[0].cat, date="2026-03-01")
+    changed = replace(articles[1], text=articles[1].text + " این خبر به‌روز شد.")
+    gone = articles[2].id
+    with index_lock(own_index):
+        update_index(own_index, embedder, [added, changed], [gone])
+    after = open_index(own_index)
+    assert after.lineage == before.lineage
+    written = counting(milvus_client, monkeypatch)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the keys held are the previous version's, read from its folder, not from Milvus")
+
+    monkeypatch.setattr(milvus_client, "query_iterator", no_scan)
+
+    second = publish(after, settings, milvus_client)
+
+    assert second.collection == first.collection and not second.created
+    assert written["inserted"] == second.inserted == passages_of(after, {added.id, changed.id})
+    assert written["deleted"] == second.deleted == passages_of(before, {changed.id, gone})
+    assert int(milvus_client.get_collection_stats(second.collection)["row_count"]) == after.manifest["passages"]
+    local = SearchEngine(after, embedder)  # an updated version ranks as a rebuild (tests/test_incremental_update.py)
+    milvus = SearchEngine(after, embedder, backend=MilvusBackend(settings, milvus_client))
+    for query in queries()[:4] + ["تلسکوپ فضایی"]:
+        assert [a for a, _ in ranking(milvus, query, "hybrid")] == [a for a, _ in ranking(local, query, "hybrid")], query
+        assert [a for a, _ in ranking(milvus, query, "lexical")] == [a for a, _ in ranking(local, query, "lexical")], query
+    assert added.id in [a for a, _ in ranking(milvus, "تلسکوپ فضایی", "hybrid")]
+    assert written["inserted"] == second.inserted  # searching wrote nothing
+
+
+@pytest.mark.slow
+def test_a_sync_cut_short_is_finished_by_the_next_publish(own_index, embedder, milvus_settings, milvus_client,
+                                                         monkeypatch, capsys):
+    settings = replace(milvus_settings, milvus_collection="kavosh_crash")
+    before = open_index(own_index)
+    publish(before, settings, milvus_client)
+    articles = list(stored_articles(before).values())
+    with index_lock(own_index):  # the update dies after the local switch, before Milvus is synchronized
+        update_index(own_index, embedder, [replace(articles[3], text=articles[3].text + " به‌روز شد.")], [articles[4].id])
+    after = open_index(own_index)
+    # meanwhile servers of the new version search the old rows: rows it does not hold are left out, nothing fails
+    stale = SearchEngine(after, embedder, backend=MilvusBackend(settings, milvus_client))
+    assert articles[4].id not in [a for a, _ in ranking(stale, articles[4].title, "hybrid")]
+    with closing(after.connect()) as db:  # the re-embedded article's new rows are not in Milvus yet
+        unsynced = [row[0] for row in db.execute("SELECT id FROM passages WHERE article_id = ?", (articles[3].id,))]
+    assert not stale.passage_vectors(unsynced).any()  # zero vectors (similarity 0), not an error
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(milvus_client, "delete", dies)  # a second sync dies after its inserts, before its deletes
+    with pytest.raises(KeyboardInterrupt):
+        publish(after, settings, milvus_client)
+    monkeypatch.undo()
+    for name, value in {"KAVOSH_BACKEND": "milvus", "KAVOSH_MILVUS_URI": settings.milvus_uri,
+                        "KAVOSH_MILVUS_COLLECTION": settings.milvus_collection}.items():
+        monkeypatch.setenv(name, value)
+
+    assert milvus_command(["publish", "--index", str(own_index), "--quiet"]) == 0
+
+    left_over = passages_of(before, {articles[3].id, articles[4].id})
+    assert f"(0 rows written, {left_over} deleted;" in capsys.readouterr().out
+    with closing(after.connect()) as db:
+        assert sorted(held_keys(milvus_client, version_collection(settings, after)).tolist()) == \
+            PassageKeys.read(db).keys.tolist()
+    again = publish(after, settings, milvus_client)
+    assert again.inserted == again.deleted == 0
+
+
+@pytest.mark.slow
+def test_servers_on_milvus_never_read_the_vector_file(own_index, embedder, milvus_settings, milvus_client, milvus_engine):
+    version = open_index(own_index)
+    (version.path / "vectors.faiss").unlink()
+    with pytest.raises(IndexDamaged, match="vectors.faiss is missing"):
+        open_index(own_index)  # index commands and the local backend check the vectors as before
+    with pytest.raises(IndexDamaged, match="vectors.faiss is missing"):
+        SearchEngine(open_index(own_index, load_vectors=False), embedder)
+    served = SearchEngine(open_index(own_index, load_vectors=False), embedder,
+                          backend=MilvusBackend(milvus_settings, milvus_client))
+    assert ranking(served, queries()[0], "hybrid") == ranking(milvus_engine, queries()[0], "hybrid")

@@ -1,1 +1,1 @@
-"""The Milvus backend: each index version copied into its own collection, searched there (see docs/scale-out.md)."""
+"""The Milvus backend: one collection per rebuild, kept in line with each update by writing only changed rows (see docs/scale-out.md)."""

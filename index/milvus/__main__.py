@@ -1,4 +1,6 @@
-"""``python -m index.milvus publish [--index DIR]``: copy the live index version into Milvus and make it live there."""
+"""``python -m index.milvus publish [--index DIR]``: bring Milvus in line with the live index version and make it live there.
+
+Run it after an update or rebuild that stopped before Milvus was synchronized: it writes only the rows that differ."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +10,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.cli import run
-from index.milvus.collection import publish_live
+from index.milvus.sync import publish_live
 from settings import Settings
 
 
@@ -22,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def command() -> int:
         with logging_redirect_tqdm():
-            name = publish_live(args.index, settings, progress=not args.quiet)
-        print(f"Milvus at {settings.milvus_uri}: collection {name} is live")
+            published = publish_live(args.index, settings, progress=not args.quiet)
+        print(f"Milvus at {settings.milvus_uri}: collection {published.collection} is live, {published.rows} passages "
+              f"({published.inserted} rows written, {published.deleted} deleted; passages' mean length "
+              f"{100 * published.drift:+.1f}% from the one its BM25 weights use)")
         return 0
 
     return run(command)

@@ -1,26 +1,27 @@
-"""One Milvus collection per index version: the connection, the schema, publishing a version, the live alias."""
+"""Milvus collections: the connection, one collection per rebuild (updates change it in place), its
+schema and recorded facts, filter expressions, the live alias."""
 from __future__ import annotations
 
-import logging
 import re
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 from pymilvus import DataType, MilvusClient
-from tqdm import tqdm
 
 from index.filter import Filter
-from index.milvus.sparse import average_length, passage_vector
-from index.store import IndexUnavailable, IndexVersion, open_index
+from index.store import IndexUnavailable, IndexVersion
 from settings import Settings
 
-log = logging.getLogger(__name__)
-
-INSERT_ROWS = 1000  # rows per insert call: well under gRPC's message limit at 384 dimensions
+INSERT_ROWS = 1000  # rows per upsert call: well under gRPC's message limit at 384 dimensions
 HNSW = {"M": 16, "efConstruction": 200}
 SEARCH_EF = 1100  # HNSW breadth at query time: above the engine's 1000-passage pools, for exact-like recall
 FIELDS_CAT = 512
+# Facts recorded on a collection (collection properties): the mean passage length its BM25 weights were
+# computed with, that it was filled completely once (servers use no collection before that), and the
+# version whose rows it holds exactly ("none" while a sync is writing)
+MEAN_LENGTH = "kavosh.mean_length"
+COMPLETE = "kavosh.complete"
+SYNCED = "kavosh.synced"
 
 
 class MilvusUnavailable(IndexUnavailable):
@@ -40,9 +41,25 @@ def connect(settings: Settings) -> MilvusClient:
                                 f"and KAVOSH_MILVUS_TOKEN") from None
 
 
-def collection_name(settings: Settings, version_id: str) -> str:
-    """The collection holding one index version (Milvus names take letters, digits and underscores)."""
-    return f"{settings.milvus_collection}_{re.sub(r'[^A-Za-z0-9_]', '_', version_id)}"
+def collection_name(settings: Settings, lineage: str) -> str:
+    """The collection holding the versions of one lineage: the version a rebuild wrote and the updates
+    made from it (Milvus names take letters, digits and underscores)."""
+    return f"{settings.milvus_collection}_{re.sub(r'[^A-Za-z0-9_]', '_', lineage)}"
+
+
+def version_collection(settings: Settings, version: IndexVersion) -> str:
+    """The collection an index version's rows live in: its lineage's."""
+    return collection_name(settings, version.lineage)
+
+
+def properties(client: MilvusClient, name: str) -> dict[str, str]:
+    """The facts recorded on a collection (:data:`MEAN_LENGTH`, :data:`COMPLETE`, :data:`SYNCED`)."""
+    return dict(client.describe_collection(name).get("properties", {}))
+
+
+def record(client: MilvusClient, name: str, **facts: str) -> None:
+    """Record facts on a collection (collection properties, kept by Milvus with the collection)."""
+    client.alter_collection_properties(name, properties=facts)
 
 
 def live_alias(settings: Settings) -> str:
@@ -77,8 +94,8 @@ def _quoted(text: str) -> str:
 
 
 def create_collection(client: MilvusClient, name: str, dimension: int) -> None:
-    """An empty collection: passage id, dense vector (HNSW, inner product), BM25 sparse vector (inverted
-    index, inner product), and the article fields filters and fusion read."""
+    """An empty collection: passage key (:mod:`index.milvus.keys`), dense vector (HNSW, inner product),
+    BM25 sparse vector (inverted index, inner product), and the article fields filters and fusion read."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
@@ -89,49 +106,6 @@ def create_collection(client: MilvusClient, name: str, dimension: int) -> None:
     indexes.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW)
     indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection(name, schema=schema, index_params=indexes)
-
-
-def publish(version: IndexVersion, settings: Settings, client: MilvusClient | None = None,
-            progress: bool = False) -> str:
-    """Copy a verified index version into its own new collection, then point the live alias at it.
-    The version's files stay the source: passage texts, sentences and BM25 statistics are read there."""
-    client = client or connect(settings)
-    name = collection_name(settings, version.manifest["version"])
-    if client.has_collection(name):
-        client.drop_collection(name)  # a publication interrupted before its alias moved: start again
-    create_collection(client, name, int(version.manifest["dimension"]))
-    db = version.connect()
-    try:
-        rows = db.execute("SELECT p.id, a.cat, coalesce(a.date, ''), l.tokens FROM main.passages p "
-                          "JOIN main.articles a ON a.id = p.article_id JOIN lex.lexical l ON l.rowid = p.id "
-                          "ORDER BY p.id").fetchall()
-    finally:
-        db.close()
-    terms = [tokens.split() for _, _, _, tokens in rows]
-    mean_length = average_length(terms)
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    vectors = version.vectors.vectors(ids)
-    with tqdm(total=len(rows), unit="passage", desc="publishing to Milvus", disable=not progress) as bar:
-        for start in range(0, len(rows), INSERT_ROWS):
-            batch = [{"id": int(passage_id), "vector": vectors[start + i].tolist(),
-                      "sparse": passage_vector(terms[start + i], mean_length),
-                      "cat": cat[:FIELDS_CAT], "date": date_text[:10]}
-                     for i, (passage_id, cat, date_text, _) in enumerate(rows[start:start + INSERT_ROWS])]
-            client.insert(name, batch)
-            bar.update(len(batch))
-    client.load_collection(name)
-    switch_live(client, settings, name)
-    log.info("Milvus collection %s holds version %s: %d passages", name, version.manifest["version"], len(rows))
-    return name
-
-
-def publish_live(index_dir: Path, settings: Settings, progress: bool = False) -> str:
-    """Publish the live version of ``index_dir`` (what rebuild and update do when KAVOSH_BACKEND=milvus)."""
-    version = open_index(index_dir)
-    try:
-        return publish(version, settings, progress=progress)
-    finally:
-        version.close()
 
 
 def switch_live(client: MilvusClient, settings: Settings, name: str) -> None:

@@ -1,6 +1,8 @@
-"""Searching one version's Milvus collection: dense vectors (HNSW) and BM25 as sparse vectors, filtered there."""
+"""Searching one version's rows in its Milvus collection: dense vectors (HNSW) and BM25 as sparse vectors,
+filtered there; hits come back as the version's passage ids through its :class:`PassageKeys`."""
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Sequence
 
@@ -10,35 +12,45 @@ from pymilvus import MilvusClient
 from index.filter import Filter
 from index.lexical_search import LexicalHit, LexicalSearch
 from index.milvus.collection import SEARCH_EF, expression
+from index.milvus.keys import PassageKeys
 from index.milvus.sparse import query_vector, term_dimension
 from index.vectors.base import Allowed
+
+log = logging.getLogger(__name__)
 
 
 class MilvusVectors:
     """The reading half of :class:`index.vectors.base.VectorIndex` over a published collection: what the
     engine asks of passage vectors (search, exact scores of given passages). Collections are written
-    by :func:`index.milvus.collection.publish`, never through this class."""
+    by :func:`index.milvus.sync.publish`, never through this class."""
 
-    def __init__(self, client: MilvusClient, collection: str, dimension: int) -> None:
+    def __init__(self, client: MilvusClient, collection: str, dimension: int, keys: PassageKeys) -> None:
         self.client = client
         self.collection = collection
         self._dimension = dimension
+        self.keys = keys
         self._last = threading.local()  # this thread's last single-query search: its query and scores
 
     def search(self, queries: np.ndarray, k: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest passages of each query by inner product, best first, padded with id -1; a
-        filter travels as a Milvus expression built from ``allowed.filter``."""
+        filter travels as a Milvus expression built from ``allowed.filter``. Rows of another version (an
+        update being synchronized) are left out, so a row may return fewer than ``k``."""
         answers = self.client.search(
             self.collection, data=[q.tolist() for q in np.asarray(queries, dtype=np.float32)], anns_field="vector",
             limit=k, filter=expression(allowed.filter if allowed else None), output_fields=["id"],
             search_params={"metric_type": "IP", "params": {"ef": max(SEARCH_EF, k)}},
         )
-        width = max((len(hits) for hits in answers), default=0)
+        found = []
+        for hits in answers:
+            passages = self.keys.passages(np.array([hit["id"] for hit in hits], dtype=np.int64))
+            known = passages != -1
+            found.append((passages[known], np.array([hit["distance"] for hit in hits], dtype=np.float32)[known]))
+        width = max((len(passages) for passages, _ in found), default=0)
         ids = np.full((len(answers), width), -1, dtype=np.int64)
         scores = np.zeros((len(answers), width), dtype=np.float32)
-        for row, hits in enumerate(answers):
-            ids[row, :len(hits)] = [hit["id"] for hit in hits]
-            scores[row, :len(hits)] = [hit["distance"] for hit in hits]
+        for row, (passages, distances) in enumerate(found):
+            ids[row, :len(passages)] = passages
+            scores[row, :len(passages)] = distances
         if len(answers) == 1:
             self._last.query = np.asarray(queries, dtype=np.float32).reshape(-1).tobytes()
             self._last.scores = dict(zip(ids[0].tolist(), scores[0].tolist()))
@@ -57,19 +69,25 @@ class MilvusVectors:
         return scores
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of the given passages, in the order of ``ids``."""
+        """The stored vectors of the given passages, in the order of ``ids``; a zero vector (similarity 0)
+        for a passage whose row Milvus does not hold yet, while its version is being synchronized."""
         if not len(ids):
             return np.zeros((0, self._dimension), dtype=np.float32)
-        rows = self.client.get(self.collection, ids=[int(i) for i in ids], output_fields=["vector"])
-        by_id = {row["id"]: row["vector"] for row in rows}
-        missing = [int(i) for i in ids if int(i) not in by_id]
+        keys = self.keys.keys_of(ids).tolist()
+        rows = self.client.get(self.collection, ids=keys, output_fields=["vector"])
+        by_key = {row["id"]: row["vector"] for row in rows}
+        missing = [int(i) for i, key in zip(ids, keys) if key not in by_key]
         if missing:
-            raise KeyError(f"Milvus collection {self.collection} holds no passage {missing[0]}")
-        return np.array([by_id[int(i)] for i in ids], dtype=np.float32)
+            log.warning("Milvus collection %s holds no row for %d passages (first: %d) of this version; a sync "
+                        "is running or was cut short (`python -m index.milvus publish` finishes it)",
+                        self.collection, len(missing), missing[0])
+        zero = [0.0] * self._dimension
+        return np.array([by_key.get(key, zero) for key in keys], dtype=np.float32)
 
     @property
     def count(self) -> int:
-        return int(self.client.get_collection_stats(self.collection)["row_count"])
+        """The version's passages (the collection may hold another version's rows for a moment)."""
+        return len(self.keys)
 
     @property
     def dimension(self) -> int:
@@ -80,10 +98,11 @@ class MilvusLexicalSearch(LexicalSearch):
     """BM25 in Milvus over the product's own terms: the query's sparse vector holds the IDFs that
     ``statistics`` (the version's own lexical index, per thread) computes, so scores equal FTS5's."""
 
-    def __init__(self, client: MilvusClient, collection: str, statistics: LexicalSearch) -> None:
+    def __init__(self, client: MilvusClient, collection: str, statistics: LexicalSearch, keys: PassageKeys) -> None:
         self.client = client
         self.collection = collection
         self.statistics = statistics
+        self.keys = keys
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         return self.statistics.idf(terms)
@@ -97,10 +116,11 @@ class MilvusLexicalSearch(LexicalSearch):
                                      filter=expression(filter), output_fields=["sparse"],
                                      search_params={"metric_type": "IP"})
         dimensions = {term: term_dimension(term) for term in terms}
+        passages = self.keys.passages(np.array([hit["id"] for hit in answers[0]], dtype=np.int64))
         hits = []
-        for hit in answers[0]:
+        for hit, passage_id in zip(answers[0], passages.tolist()):
             held = hit["entity"]["sparse"]
             matched = frozenset(term for term, dimension in dimensions.items() if dimension in held)
-            if matched and hit["distance"] > 0:
-                hits.append(LexicalHit(int(hit["id"]), float(hit["distance"]), matched))
+            if matched and hit["distance"] > 0 and passage_id != -1:  # -1: another version's row
+                hits.append(LexicalHit(passage_id, float(hit["distance"]), matched))
         return hits
