@@ -2,6 +2,7 @@
 schema and recorded facts, filter expressions, the live alias."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from pathlib import Path
@@ -28,12 +29,24 @@ class MilvusUnavailable(IndexUnavailable):
     """The Milvus server or the version's collection cannot be used; the message says what to do."""
 
 
+class _UnimplementedCalls(logging.Filter):
+    """Drops the traceback Milvus Lite's in-process gRPC server logs as an ERROR each time pymilvus asks it
+    for a call it does not implement (``AllocTimestamp``, on writes): pymilvus goes on without it, so the
+    "error" would only alarm whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], NotImplementedError))
+
+
 def connect(settings: Settings) -> MilvusClient:
     """A client for ``KAVOSH_MILVUS_URI``: a local ``*.db`` file starts Milvus Lite on it, anything else
     is a Milvus server (``KAVOSH_MILVUS_TOKEN`` for its credentials)."""
     uri = settings.milvus_uri
     if uri.endswith(".db"):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        grpc_server = logging.getLogger("grpc._server")
+        if not any(isinstance(f, _UnimplementedCalls) for f in grpc_server.filters):
+            grpc_server.addFilter(_UnimplementedCalls())
     try:
         return MilvusClient(uri, token=settings.milvus_token)
     except Exception as exc:  # pymilvus raises its own exception types, and gRPC's
