@@ -16,9 +16,10 @@ import numpy as np
 from tqdm import tqdm
 
 from index.articles import Article
+from index.checkpoints import BuildCheckpoint, Shard, build_key
+from index.cutting import ShardCutter, embedding_input
 from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
-from index.persian import normalize
 from index.store import (
     IndexVersion,
     content_hash,
@@ -29,6 +30,7 @@ from index.store import (
     stored_passages,
     write_version,
 )
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +70,6 @@ class BuildResult:
         return self.passages / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def embedding_input(article: Article, passage: Passage) -> tuple[str, list[tuple[int, int]]]:
-    """What the model reads for a passage, and where each of its sentences lies in that text: the
-    normalized title gives context, then the passage's sentences, each normalized on its own."""
-    title = normalize(article.title)
-    text = f"{title}\n" if title else ""
-    ranges = []
-    for start, end in passage.sentences:
-        piece = normalize(passage.text[start:end]) or passage.text[start:end]
-        if ranges:
-            text += " "
-        ranges.append((len(text), len(text) + len(piece)))
-        text += piece
-    return text, ranges
-
-
 def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passages: PassageEmbedding,
           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the passages and of their sentences (concatenated in passage order)."""
@@ -91,7 +78,7 @@ def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passa
 
 
 def cut_passages(articles: Sequence[Article], embedder: Embedder, chunking: Chunking, progress: bool = False) -> list[Passage]:
-    """All passages of all articles, in article order."""
+    """All passages of all articles, in article order (an update's few articles: cut in this process)."""
     passages: list[Passage] = []
     for article in tqdm(articles, unit="article", desc="cutting passages", disable=not progress):
         passages.extend(split_passages(article, embedder.count_tokens, chunking.max_tokens, chunking.overlap_tokens))
@@ -106,25 +93,57 @@ def build_index(
     progress: bool = False,
     embed_passages: PassageEmbedding | None = None,
     vector_index: str = "auto",
+    shard_articles: int = Settings.shard_articles,
+    cut_workers: int = 1,
 ) -> BuildResult:
     """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``.
     ``embedder`` cuts the passages and names the model; ``embed_passages`` (default: the embedder's
     own) computes their vectors. ``vector_index``: the vector backend, or ``auto`` to choose it by size
-    (settings.vector_index)."""
+    (settings.vector_index).
+
+    Work proceeds in shards of ``shard_articles`` consecutive articles, each kept on disk when done
+    (:mod:`index.checkpoints`): a build stopped halfway and started again with the same articles and
+    settings embeds only the shards not yet done. ``cut_workers`` > 1 cuts a large archive's shards in
+    that many worker processes while this one embeds."""
     if not articles:
         raise ValueError("no articles to index; the live index is unchanged")
-    started = time.perf_counter()
-    passages = cut_passages(articles, embedder, chunking, progress)
-    chunked = time.perf_counter()
-    crash_point("before-embedding")
-    vectors, sentence_vectors = embed(passages, {article.id: article for article in articles},
-                                      embed_passages or embedder.embed_passages, progress)
-    embedded = time.perf_counter()
+    if shard_articles < 1:
+        raise ValueError(f"shard_articles must be at least 1, not {shard_articles}")
+    build_info = _build_info(chunking, embedder)
+    checkpoint = BuildCheckpoint.open(index_dir, build_key(articles, embedder.name, build_info, shard_articles))
+    groups = [articles[i:i + shard_articles] for i in range(0, len(articles), shard_articles)]
+    shards: list[Shard | None] = [checkpoint.load(number, group) for number, group in enumerate(groups)]
+    todo = [number for number, shard in enumerate(shards) if shard is None]
+    if len(todo) < len(groups):
+        log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
+    embed_passages = embed_passages or embedder.embed_passages
+    chunk_seconds = embed_seconds = 0.0
+    with ShardCutter(embedder.backend.tokenizer, chunking.max_tokens, chunking.overlap_tokens, cut_workers) as cutter, \
+            tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if shards[n]),
+                 unit="article", desc="cutting and embedding", disable=not progress) as bar:
+        started = time.perf_counter()
+        for number, cut in zip(todo, cutter.cut([groups[n] for n in todo])):
+            cut_at = time.perf_counter()
+            chunk_seconds += cut_at - started
+            if number == todo[0]:
+                crash_point("before-embedding")
+            vectors, sentence_vectors = embed_passages(cut.texts, cut.ranges, False)
+            shards[number] = Shard(cut.passages, vectors, sentence_vectors)
+            checkpoint.save(number, shards[number])
+            crash_point("shard-written")
+            bar.update(len(groups[number]))
+            started = time.perf_counter()
+            embed_seconds += started - cut_at
     crash_point("after-embedding")
-    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name,
-                            _build_info(chunking, embedder), vector_index)
-    return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
-                       time.perf_counter() - embedded)
+    written = time.perf_counter()
+    done = [shard for shard in shards if shard is not None]
+    version = write_version(index_dir, articles, [p for shard in done for p in shard.passages],
+                            np.concatenate([shard.vectors for shard in done]),
+                            np.concatenate([shard.sentence_vectors for shard in done]),
+                            embedder.name, build_info, vector_index)
+    checkpoint.remove()
+    return BuildResult(version, len(articles), sum(len(shard.passages) for shard in done), chunk_seconds,
+                       embed_seconds, time.perf_counter() - written)
 
 
 @dataclass
