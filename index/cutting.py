@@ -63,12 +63,16 @@ def cut_shard(articles: Sequence[Article], count_tokens: TokenCounter, max_token
 
 
 class ShardCutter:
-    """Cuts shards in order: in this process, or, when ``workers`` > 1 and there are at least
-    :data:`PARALLEL_MIN_ARTICLES` articles to cut, ahead of the caller in worker processes (a few shards
-    at a time, so memory stays bounded). Use as a context manager; the workers stop on exit."""
+    """Cuts shards in order: in this process with ``count_tokens``, or, when ``workers`` > 1 and there are
+    at least :data:`PARALLEL_MIN_ARTICLES` articles to cut, ahead of the caller in worker processes (a few
+    shards at a time, so memory stays bounded), each counting with a copy of ``tokenizer`` (a Hugging Face
+    fast tokenizer; its Rust core travels, so workers import neither transformers nor torch).
+    Use as a context manager; the workers stop on exit."""
 
-    def __init__(self, tokenizer: Any, max_tokens: int, overlap_tokens: int, workers: int = 1) -> None:
-        self.tokenizer = tokenizer
+    def __init__(self, count_tokens: TokenCounter, tokenizer: Any, max_tokens: int, overlap_tokens: int,
+                 workers: int = 1) -> None:
+        self.count_tokens = count_tokens
+        self.core = getattr(tokenizer, "backend_tokenizer", None)  # a slow tokenizer has none: cut here
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.workers = workers
@@ -84,13 +88,13 @@ class ShardCutter:
 
     def cut(self, shards: Sequence[Sequence[Article]]) -> Iterator[CutShard]:
         """Each shard cut, in the order given."""
-        if self.workers < 2 or sum(len(shard) for shard in shards) < PARALLEL_MIN_ARTICLES:
+        if self.workers < 2 or self.core is None or sum(len(shard) for shard in shards) < PARALLEL_MIN_ARTICLES:
             for shard in shards:
-                yield cut_shard(shard, _token_counter(self.tokenizer), self.max_tokens, self.overlap_tokens)
+                yield cut_shard(shard, self.count_tokens, self.max_tokens, self.overlap_tokens)
             return
         # spawn, not fork: the parent has torch's and the tokenizer's threads running, which fork does not copy
         self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                        initializer=_start_worker, initargs=(self.tokenizer,))
+                                        initializer=_start_worker, initargs=(self.core,))
         log.info("cutting passages in %d worker processes", self.workers)
         ahead = self.workers + 1
         pending: list[Future[CutShard]] = []
@@ -102,23 +106,23 @@ class ShardCutter:
             yield pending.pop(0).result()
 
 
-def _token_counter(tokenizer: Any) -> TokenCounter:
-    def count_tokens(texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-
-    return count_tokens
+_worker_core: Any = None
 
 
-_worker_counter: TokenCounter | None = None
+def _start_worker(core: Any) -> None:
+    global _worker_core
+    core.no_truncation()  # as the embedder's count_tokens calls it: every token counted
+    core.no_padding()
+    _worker_core = core
 
 
-def _start_worker(tokenizer: Any) -> None:
-    global _worker_counter
-    _worker_counter = _token_counter(tokenizer)
+def _count_in_worker(texts: Sequence[str]) -> list[int]:
+    """Model tokens of each text without special tokens, as :meth:`Embedder.count_tokens` counts them."""
+    if not texts:
+        return []
+    return [len(encoding.ids) for encoding in _worker_core.encode_batch(list(texts), add_special_tokens=False)]
 
 
 def _cut_in_worker(articles: list[Article], max_tokens: int, overlap_tokens: int) -> CutShard:
-    assert _worker_counter is not None, "worker started without its tokenizer"
-    return cut_shard(articles, _worker_counter, max_tokens, overlap_tokens)
+    assert _worker_core is not None, "worker started without its tokenizer"
+    return cut_shard(articles, _count_in_worker, max_tokens, overlap_tokens)

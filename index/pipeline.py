@@ -118,7 +118,7 @@ def build_index(
         log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
     embed_passages = embed_passages or embedder.embed_passages
     chunk_seconds = embed_seconds = 0.0
-    with ShardCutter(embedder.backend.tokenizer, chunking.max_tokens, chunking.overlap_tokens, cut_workers) as cutter, \
+    with ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens, chunking.overlap_tokens, cut_workers) as cutter, \
             tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if shards[n]),
                  unit="article", desc="cutting and embedding", disable=not progress) as bar:
         started = time.perf_counter()
