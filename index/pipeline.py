@@ -112,14 +112,15 @@ def build_index(
     build_info = _build_info(chunking, embedder)
     checkpoint = BuildCheckpoint.open(index_dir, build_key(articles, embedder.name, build_info, shard_articles))
     groups = [articles[i:i + shard_articles] for i in range(0, len(articles), shard_articles)]
-    shards: list[Shard | None] = [checkpoint.load(number, group) for number, group in enumerate(groups)]
-    todo = [number for number, shard in enumerate(shards) if shard is None]
+    # only each finished shard's size stays in memory while the others are embedded
+    sizes: list[tuple[int, int, int] | None] = [_size(checkpoint.load(n, group)) for n, group in enumerate(groups)]
+    todo = [number for number, size in enumerate(sizes) if size is None]
     if len(todo) < len(groups):
         log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
     embed_passages = embed_passages or embedder.embed_passages
     chunk_seconds = embed_seconds = 0.0
     with ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens, chunking.overlap_tokens, cut_workers) as cutter, \
-            tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if shards[n]),
+            tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if sizes[n]),
                  unit="article", desc="cutting and embedding", disable=not progress) as bar:
         started = time.perf_counter()
         for number, cut in zip(todo, cutter.cut([groups[n] for n in todo])):
@@ -128,22 +129,46 @@ def build_index(
             if number == todo[0]:
                 crash_point("before-embedding")
             vectors, sentence_vectors = embed_passages(cut.texts, cut.ranges, False)
-            shards[number] = Shard(cut.passages, vectors, sentence_vectors)
-            checkpoint.save(number, shards[number])
+            shard = Shard(cut.passages, vectors, sentence_vectors)
+            checkpoint.save(number, shard)
+            sizes[number] = _size(shard)
             crash_point("shard-written")
             bar.update(len(groups[number]))
             started = time.perf_counter()
             embed_seconds += started - cut_at
     crash_point("after-embedding")
     written = time.perf_counter()
-    done = [shard for shard in shards if shard is not None]
-    version = write_version(index_dir, articles, [p for shard in done for p in shard.passages],
-                            np.concatenate([shard.vectors for shard in done]),
-                            np.concatenate([shard.sentence_vectors for shard in done]),
-                            embedder.name, build_info, vector_index)
+    passages, vectors, sentence_vectors = _assemble(checkpoint, groups, sizes)
+    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,
+                            vector_index)
     checkpoint.remove()
-    return BuildResult(version, len(articles), sum(len(shard.passages) for shard in done), chunk_seconds,
-                       embed_seconds, time.perf_counter() - written)
+    return BuildResult(version, len(articles), len(passages), chunk_seconds, embed_seconds,
+                       time.perf_counter() - written)
+
+
+def _size(shard: Shard | None) -> tuple[int, int, int] | None:
+    """A finished shard's passages, sentences and vector dimension."""
+    return None if shard is None else (len(shard.passages), len(shard.sentence_vectors), shard.vectors.shape[1])
+
+
+def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], np.ndarray, np.ndarray]:
+    """Every shard's passages and vectors read back into one array each, one shard in memory at a time
+    beside them."""
+    dimension = next(size[2] for size in sizes if size)
+    vectors = np.empty((sum(size[0] for size in sizes if size), dimension), dtype=np.float32)
+    sentence_vectors = np.empty((sum(size[1] for size in sizes if size), dimension), dtype=np.float32)
+    passages: list[Passage] = []
+    sentences = 0
+    for number, group in enumerate(groups):
+        shard = checkpoint.load(number, group)
+        if shard is None or _size(shard) != sizes[number]:
+            raise OSError(f"checkpoint shard {checkpoint.path(number)} changed while the rebuild ran; run it again")
+        vectors[len(passages):len(passages) + len(shard.passages)] = shard.vectors
+        sentence_vectors[sentences:sentences + len(shard.sentence_vectors)] = shard.sentence_vectors
+        passages.extend(shard.passages)
+        sentences += len(shard.sentence_vectors)
+    return passages, vectors, sentence_vectors
 
 
 @dataclass
