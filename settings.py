@@ -51,9 +51,10 @@ class Settings:
     milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; empty for Milvus Lite
     milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
     vector_index: str = "auto"  # "auto": exact below index.vectors.factory.ANN_THRESHOLD passages; "flat" / "ivf" force one
-    # a rebuild (index/checkpoints.py, index/cutting.py): articles per checkpointed shard, and processes that cut them
+    # a rebuild (index/checkpoints.py, index/cutting.py): articles per checkpointed shard, and processes that cut
+    # them; 1 (cut in the rebuild's own process) until worker processes are measured to pay (docs/benchmarks.md)
     shard_articles: int = 500
-    cut_workers: int = min(2, _CORES)
+    cut_workers: int = 1
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
