@@ -64,7 +64,7 @@ def cutting(archive: Path, model: Path, shard_articles: int, repeats: int) -> di
         return [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]] if texts else []
     import index.cutting as module
 
-    module.PARALLEL_MIN_ARTICLES = 0  # measure the pool even on a small archive
+    threshold, module.PARALLEL_MIN_ARTICLES = module.PARALLEL_MIN_ARTICLES, 0  # measure the pool even on a small archive
     figures: dict = {"articles": len(articles), "shards": len(groups)}
     for name, workers, work in (("startup", 2, [articles[:1]]), ("serial", 1, groups), ("parallel", 2, groups)):
         seconds = []
@@ -77,6 +77,7 @@ def cutting(archive: Path, model: Path, shard_articles: int, repeats: int) -> di
         figures[f"{name}_runs_s"] = [round(s, 2) for s in seconds]
         if name != "startup":
             figures["passages"] = passages
+    module.PARALLEL_MIN_ARTICLES = threshold
     return figures
 
 
