@@ -8,8 +8,8 @@ On a synthetic archive (bench/synthetic.py) of about ``--passages`` passages:
    ``--repeats``; and the pool's start-up on its own (one one-article shard), which sets
    ``index.cutting.PARALLEL_MIN_ARTICLES``;
 2. full rebuilds with ``python -m index.rebuild`` and the 1-layer model (bench/cut_model.py), with
-   KAVOSH_CUT_WORKERS=1 and (on an archive large enough for the pool) 2: wall time, the rebuild's own stage times and peak RSS (the rebuild process,
-   and its largest worker);
+   KAVOSH_CUT_WORKERS=1 and (on an archive large enough for the pool) 2: wall time, the rebuild's own
+   stage times and peak RSS (the rebuild process, and its largest child process, such as a cut worker);
 3. a rebuild killed with SIGKILL once half its shards are on disk, then run again: the resumed run's wall
    time against an uninterrupted one.
 """

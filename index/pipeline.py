@@ -119,9 +119,10 @@ def build_index(
         log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
     embed_passages = embed_passages or embedder.embed_passages
     chunk_seconds = embed_seconds = 0.0
-    with ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens, chunking.overlap_tokens, cut_workers) as cutter, \
-            tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if sizes[n]),
-                 unit="article", desc="cutting and embedding", disable=not progress) as bar:
+    cutter = ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens,
+                         chunking.overlap_tokens, cut_workers)
+    with cutter, tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if sizes[n]),
+                      unit="article", desc="cutting and embedding", disable=not progress) as bar:
         started = time.perf_counter()
         for number, cut in zip(todo, cutter.cut([groups[n] for n in todo])):
             cut_at = time.perf_counter()
@@ -137,13 +138,13 @@ def build_index(
             started = time.perf_counter()
             embed_seconds += started - cut_at
     crash_point("after-embedding")
-    written = time.perf_counter()
+    writing = time.perf_counter()
     passages, vectors, sentence_vectors = _assemble(checkpoint, groups, sizes)
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,
                             vector_index)
     checkpoint.remove()
     return BuildResult(version, len(articles), len(passages), chunk_seconds, embed_seconds,
-                       time.perf_counter() - written)
+                       time.perf_counter() - writing)
 
 
 def _size(shard: Shard | None) -> tuple[int, int, int] | None:
