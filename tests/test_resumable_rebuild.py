@@ -12,7 +12,7 @@ from index.checkpoints import BUILDS, BuildCheckpoint, Shard
 from index.cutting import ShardCutter
 from index.passages import Passage
 from index.pipeline import build_index
-from index.store import index_lock, open_index, stored_passages
+from index.store import index_lock, open_index, remove_leftovers, stored_passages
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
 QUERIES = ["آلودگی هوا در تهران", "oil exports", "نمایشگاه کتاب", "chess tournament"]
@@ -141,3 +141,12 @@ def test_shards_cut_in_worker_processes_equal_shards_cut_here(sample_articles, e
         assert cutter.pool is not None  # the workers really cut them
     assert in_workers == here
     assert sum(len(shard.passages) for shard in here) > len(sample_articles)  # long articles made several
+
+
+def test_cleaning_up_after_an_interrupted_run_keeps_the_checkpoint(tmp_path) -> None:
+    checkpoint = BuildCheckpoint.open(tmp_path, "key")
+    checkpoint.save(0, Shard([], np.zeros((0, 4), dtype=np.float32), np.zeros((0, 4), dtype=np.float32)))
+    (tmp_path / "versions" / ".tmp-20261130T000000-abcdef").mkdir(parents=True)
+    remove_leftovers(tmp_path)
+    assert not list((tmp_path / "versions").iterdir())
+    assert checkpoint.path(0).is_file()
