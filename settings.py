@@ -51,14 +51,18 @@ class Settings:
     milvus_token: str = field(default="", repr=False)  # "user:password" or an API key; empty for Milvus Lite
     milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
     vector_index: str = "auto"  # "auto": exact below index.vectors.factory.ANN_THRESHOLD passages; "flat" / "ivf" force one
+    # a rebuild (index/checkpoints.py, index/cutting.py): articles per checkpointed shard, and processes that cut
+    # them; 1 (cut in the rebuild's own process) until worker processes are measured to pay (docs/benchmarks.md)
+    shard_articles: int = 500
+    cut_workers: int = 1
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> "Settings":
         """Read KAVOSH_INDEX, KAVOSH_MODEL, KAVOSH_MODEL_CACHE, KAVOSH_HOST, KAVOSH_PORT, KAVOSH_BF16,
         KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
         KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER, KAVOSH_CLIENT_TIMEOUT,
-        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION, KAVOSH_VECTOR_INDEX and
-        KAVOSH_CATEGORY_LABELS."""
+        KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION, KAVOSH_VECTOR_INDEX,
+        KAVOSH_SHARD_ARTICLES, KAVOSH_CUT_WORKERS and KAVOSH_CATEGORY_LABELS."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -101,6 +105,8 @@ class Settings:
             milvus_token=env.get("KAVOSH_MILVUS_TOKEN", defaults.milvus_token),
             milvus_collection=collection,
             vector_index=vector_index,
+            shard_articles=_whole_number(env, "KAVOSH_SHARD_ARTICLES", defaults.shard_articles, 1, 10_000_000),
+            cut_workers=_whole_number(env, "KAVOSH_CUT_WORKERS", defaults.cut_workers, 1, 1024),
         )
 
 

@@ -5,6 +5,8 @@ Layout of an index folder::
     INDEX/current            symlink to the live version (replaced atomically)
     INDEX/versions/<id>/     manifest.json, vectors.faiss, index.sqlite, lexical.sqlite (BM25, see index.lexical)
     INDEX/versions/.tmp-*    a version being written; removed when a later run finds it
+    INDEX/builds/<key>/      a rebuild's finished shards, kept until its version is live (index.checkpoints);
+                             not a leftover: a rebuild with the same sources resumes from them
     INDEX/.lock              held by the one rebuild or update allowed at a time
 
 Readers resolve ``current`` once and keep using that version, so a switch never mixes two versions.

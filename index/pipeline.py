@@ -16,9 +16,10 @@ import numpy as np
 from tqdm import tqdm
 
 from index.articles import Article
+from index.checkpoints import BuildCheckpoint, Shard, build_key
+from index.cutting import ShardCutter, embedding_input
 from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
-from index.persian import normalize
 from index.store import (
     IndexVersion,
     content_hash,
@@ -29,6 +30,7 @@ from index.store import (
     stored_passages,
     write_version,
 )
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +70,6 @@ class BuildResult:
         return self.passages / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def embedding_input(article: Article, passage: Passage) -> tuple[str, list[tuple[int, int]]]:
-    """What the model reads for a passage, and where each of its sentences lies in that text: the
-    normalized title gives context, then the passage's sentences, each normalized on its own."""
-    title = normalize(article.title)
-    text = f"{title}\n" if title else ""
-    ranges = []
-    for start, end in passage.sentences:
-        piece = normalize(passage.text[start:end]) or passage.text[start:end]
-        if ranges:
-            text += " "
-        ranges.append((len(text), len(text) + len(piece)))
-        text += piece
-    return text, ranges
-
-
 def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passages: PassageEmbedding,
           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the passages and of their sentences (concatenated in passage order)."""
@@ -91,7 +78,7 @@ def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passa
 
 
 def cut_passages(articles: Sequence[Article], embedder: Embedder, chunking: Chunking, progress: bool = False) -> list[Passage]:
-    """All passages of all articles, in article order."""
+    """All passages of all articles, in article order (an update's few articles: cut in this process)."""
     passages: list[Passage] = []
     for article in tqdm(articles, unit="article", desc="cutting passages", disable=not progress):
         passages.extend(split_passages(article, embedder.count_tokens, chunking.max_tokens, chunking.overlap_tokens))
@@ -106,25 +93,83 @@ def build_index(
     progress: bool = False,
     embed_passages: PassageEmbedding | None = None,
     vector_index: str = "auto",
+    shard_articles: int = Settings.shard_articles,
+    cut_workers: int = 1,
 ) -> BuildResult:
     """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``.
     ``embedder`` cuts the passages and names the model; ``embed_passages`` (default: the embedder's
     own) computes their vectors. ``vector_index``: the vector backend, or ``auto`` to choose it by size
-    (settings.vector_index)."""
+    (settings.vector_index).
+
+    Work proceeds in shards of ``shard_articles`` consecutive articles, each kept on disk when done
+    (:mod:`index.checkpoints`): a build stopped halfway and started again with the same articles and
+    settings embeds only the shards not yet done. ``cut_workers`` > 1 cuts a large archive's shards in
+    that many worker processes while this one embeds."""
     if not articles:
         raise ValueError("no articles to index; the live index is unchanged")
-    started = time.perf_counter()
-    passages = cut_passages(articles, embedder, chunking, progress)
-    chunked = time.perf_counter()
-    crash_point("before-embedding")
-    vectors, sentence_vectors = embed(passages, {article.id: article for article in articles},
-                                      embed_passages or embedder.embed_passages, progress)
-    embedded = time.perf_counter()
+    if shard_articles < 1:
+        raise ValueError(f"shard_articles must be at least 1, not {shard_articles}")
+    build_info = _build_info(chunking, embedder)
+    checkpoint = BuildCheckpoint.open(index_dir, build_key(articles, embedder.name, build_info, shard_articles))
+    groups = [articles[i:i + shard_articles] for i in range(0, len(articles), shard_articles)]
+    # only each finished shard's size stays in memory while the others are embedded
+    sizes: list[tuple[int, int, int] | None] = [_size(checkpoint.load(n, group)) for n, group in enumerate(groups)]
+    todo = [number for number, size in enumerate(sizes) if size is None]
+    if len(todo) < len(groups):
+        log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
+    embed_passages = embed_passages or embedder.embed_passages
+    chunk_seconds = embed_seconds = 0.0
+    cutter = ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens,
+                         chunking.overlap_tokens, cut_workers)
+    with cutter, tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if sizes[n]),
+                      unit="article", desc="cutting and embedding", disable=not progress) as bar:
+        started = time.perf_counter()
+        for number, cut in zip(todo, cutter.cut([groups[n] for n in todo])):
+            cut_at = time.perf_counter()
+            chunk_seconds += cut_at - started
+            if number == todo[0]:
+                crash_point("before-embedding")
+            vectors, sentence_vectors = embed_passages(cut.texts, cut.ranges, False)
+            shard = Shard(cut.passages, vectors, sentence_vectors)
+            checkpoint.save(number, shard)
+            sizes[number] = _size(shard)
+            crash_point("shard-written")
+            bar.update(len(groups[number]))
+            started = time.perf_counter()
+            embed_seconds += started - cut_at
     crash_point("after-embedding")
-    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name,
-                            _build_info(chunking, embedder), vector_index)
-    return BuildResult(version, len(articles), len(passages), chunked - started, embedded - chunked,
-                       time.perf_counter() - embedded)
+    writing = time.perf_counter()
+    passages, vectors, sentence_vectors = _assemble(checkpoint, groups, sizes)
+    version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,
+                            vector_index)
+    checkpoint.remove()
+    return BuildResult(version, len(articles), len(passages), chunk_seconds, embed_seconds,
+                       time.perf_counter() - writing)
+
+
+def _size(shard: Shard | None) -> tuple[int, int, int] | None:
+    """A finished shard's passages, sentences and vector dimension."""
+    return None if shard is None else (len(shard.passages), len(shard.sentence_vectors), shard.vectors.shape[1])
+
+
+def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], np.ndarray, np.ndarray]:
+    """Every shard's passages and vectors read back into one array each, one shard in memory at a time
+    beside them."""
+    dimension = next(size[2] for size in sizes if size)
+    vectors = np.empty((sum(size[0] for size in sizes if size), dimension), dtype=np.float32)
+    sentence_vectors = np.empty((sum(size[1] for size in sizes if size), dimension), dtype=np.float32)
+    passages: list[Passage] = []
+    sentences = 0
+    for number, group in enumerate(groups):
+        shard = checkpoint.load(number, group)
+        if shard is None or _size(shard) != sizes[number]:
+            raise OSError(f"checkpoint shard {checkpoint.path(number)} changed while the rebuild ran; run it again")
+        vectors[len(passages):len(passages) + len(shard.passages)] = shard.vectors
+        sentence_vectors[sentences:sentences + len(shard.sentence_vectors)] = shard.sentence_vectors
+        passages.extend(shard.passages)
+        sentences += len(shard.sentence_vectors)
+    return passages, vectors, sentence_vectors
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``python -m index.rebuild SOURCE...``: read articles, embed them and switch the index to the new version.
 
 The live index changes only when the new version is complete and verified; an error or Ctrl-C
-leaves it as it was.
+leaves it as it was. Finished shards are kept, so running it again with the same sources resumes.
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
         with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
             result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
-                                 embed_passages=embed_passages, vector_index=settings.vector_index)
+                                 embed_passages=embed_passages, vector_index=settings.vector_index,
+                                 shard_articles=settings.shard_articles, cut_workers=settings.cut_workers)
         publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

@@ -2,6 +2,7 @@
 and the next run cleans up what the killed one left behind."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,8 +25,8 @@ BEFORE_SWITCH = ["before-embedding", "after-embedding", "database-written", "vec
 AFTER_SWITCH = ["switched"]
 
 
-def run(command: list[str], crash_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KAVOSH_CRASH_AT": crash_at or ""}
+def run(command: list[str], crash_at: str | None = None, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KAVOSH_CRASH_AT": crash_at or "", **env_vars}
     return subprocess.run([sys.executable, "-m", *command, "--quiet"], cwd=ROOT, env=env, capture_output=True, timeout=300)
 
 
@@ -114,3 +115,32 @@ def test_rebuild_killed_while_embedding(live_index: Path, sources, embedder) -> 
     assert b"embedding:" in seen, seen.decode()[-2000:]
     assert open_index(live_index).path == live_before
     assert_live_and_answering(live_index, embedder, old_ids)
+
+
+# Each run of a rebuild killed and started again: two kills after a finished shard (the second run resumes
+# from the first's shard), one while writing the version from all the shards, then a run that completes.
+RESUMED_RUNS = [("shard-written", 1), ("shard-written", 2), ("vectors-written", 3), (None, 3)]
+
+
+def test_killed_rebuild_resumes_from_its_finished_shards(live_index: Path, sources, embedder, tmp_path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(live_index, index_dir, symlinks=True)
+    old_ids = {a.id for a in read_articles([sources[0]])}
+    new_ids = {a.id for a in read_articles([sources[1]])}
+    live_before = open_index(index_dir).path
+    for run_number, (point, shards_done) in enumerate(RESUMED_RUNS):
+        completed = run(["index.rebuild", str(sources[1]), "--index", str(index_dir)], crash_at=point,
+                        KAVOSH_SHARD_ARTICLES="2")  # 6 articles: 3 shards
+        stderr = completed.stderr.decode()
+        if run_number:
+            assert f"resuming: {min(run_number, 3)} of 3 shards already done" in stderr, stderr[-2000:]
+        if point is None:
+            assert completed.returncode == 0, stderr[-2000:]
+            break
+        assert completed.returncode == -signal.SIGKILL, stderr[-2000:]
+        assert open_index(index_dir).path == live_before
+        assert_live_and_answering(index_dir, embedder, old_ids)
+        assert len(list((index_dir / "builds").glob("*/shard-*.npz"))) == shards_done
+    assert_live_and_answering(index_dir, embedder, new_ids)
+    assert not (index_dir / "builds").exists()
+    assert leftovers(index_dir) == []
