@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # the model loads only after the index lock is taken (index/r
 log = logging.getLogger(__name__)
 
 ROWS_PER_BATCH = 64  # passages an actor embeds per call: long enough to batch well, short enough to spread
+# A rebuild calls the embedding once per checkpointed shard, and each call starts a Ray Data actor pool whose
+# actors load the model: on Ray, shards hold at least this many articles (~90,000 passages), so that loading
+# stays a small share of a shard's work
+RAY_SHARD_ARTICLES = 25_000
 
 
 class RayEmbedding:
@@ -100,6 +104,11 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
                              "or without ADDRESS on the one RAY_ADDRESS names, else on a local Ray")
     parser.add_argument("--ray-cpus-per-actor", type=int, default=1,
                         help="CPUs (torch threads) of each Ray actor; one model per actor (default %(default)s)")
+
+
+def shard_articles(args: argparse.Namespace, configured: int) -> int:
+    """Articles per checkpointed shard: the configured number, or :data:`RAY_SHARD_ARTICLES` on Ray if more."""
+    return configured if args.ray is None else max(configured, RAY_SHARD_ARTICLES)
 
 
 def embedding_from_args(args: argparse.Namespace, embedder: Embedder,
