@@ -249,6 +249,7 @@ def test_a_sync_cut_short_is_finished_by_the_next_publish(own_index, embedder, m
     with pytest.raises(KeyboardInterrupt):
         publish(after, settings, milvus_client)
     monkeypatch.undo()
+    milvus_client.release_collection(version_collection(settings, after))  # as a restarted Milvus holds it
     for name, value in {"KAVOSH_BACKEND": "milvus", "KAVOSH_MILVUS_URI": settings.milvus_uri,
                         "KAVOSH_MILVUS_COLLECTION": settings.milvus_collection}.items():
         monkeypatch.setenv(name, value)

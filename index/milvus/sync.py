@@ -53,6 +53,8 @@ def publish(version: IndexVersion, settings: Settings, client: MilvusClient | No
     created = not client.has_collection(name)
     if created:
         create_collection(client, name, int(version.manifest["dimension"]))
+    else:
+        client.load_collection(name)  # reading its keys needs it loaded: a restarted Milvus (Lite) holds it released
     facts = properties(client, name)
     mean_length = average_length(tokens.split() for *_, tokens in rows)
     if MEAN_LENGTH not in facts:  # recorded before any row, so that a fill cut short resumes with it
