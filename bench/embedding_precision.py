@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.articles import read_articles  # noqa: E402
 from index.embedder import Embedder, resolve_model  # noqa: E402
-from index.pipeline import Chunking, cut_passages, embedding_input  # noqa: E402
+from index.pipeline import Chunking, cut_articles  # noqa: E402
 from settings import Settings  # noqa: E402
 
 QUERIES = Path(__file__).resolve().parent / "queries.txt"
@@ -92,11 +92,10 @@ def main() -> None:
     embedders = {precision: Embedder(settings.model, settings.model_cache, precision=precision)
                  for precision in ("fp32", "bf16", "int8")}
     articles = read_articles([args.data / "farsnews"])
-    passages = cut_passages(articles, embedders["bf16"], Chunking())
-    by_id = {a.id: a for a in articles}
+    cut = cut_articles(articles, embedders["bf16"], Chunking())
+    passages = cut.passages
     step = max(1, len(passages) // args.sample)
-    inputs = [embedding_input(by_id[p.article_id], p) for p in passages[::step][: args.sample]]
-    texts, ranges = [text for text, _ in inputs], [spans for _, spans in inputs]
+    texts, ranges = cut.texts[::step][: args.sample], cut.ranges[::step][: args.sample]
     english = [line.strip() for line in QUERIES.read_text(encoding="utf-8").splitlines()
                if line.strip() and not line.startswith("#")]
     lines = [text for pair in zip(english, [a.title for a in articles[::7]]) for text in pair]  # English, Persian

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.articles import read_articles  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
-from index.pipeline import Chunking, build_index, cut_passages, embedding_input  # noqa: E402
+from index.pipeline import Chunking, build_index, cut_articles  # noqa: E402
 from index.store import index_lock  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -60,11 +60,9 @@ def main() -> None:
           f"{result.passages / wall:.1f} passages/s overall, {result.passages_per_second:.1f} passages/s embedding, "
           f"bf16 weights {'on' if embedder.bf16 else 'off'}, peak RSS {peak_rss_mb():.0f} MB")
 
-    passages = cut_passages(articles, embedder, Chunking())
-    by_id = {a.id: a for a in articles}
-    step = max(1, len(passages) // args.sample)
-    inputs = [embedding_input(by_id[p.article_id], p) for p in passages[::step][: args.sample]]
-    texts, ranges = [text for text, _ in inputs], [spans for _, spans in inputs]
+    cut = cut_articles(articles, embedder, Chunking())
+    step = max(1, len(cut.passages) // args.sample)
+    texts, ranges = cut.texts[::step][: args.sample], cut.ranges[::step][: args.sample]
     print(f"\nsame-process comparison on {len(texts)} evenly spaced passages, median of {args.repeats} runs:")
 
     bf16 = Embedder(settings.model, settings.model_cache, "on")

@@ -28,13 +28,12 @@ from index.embedder import Embedder  # noqa: E402
 from index.milvus.collection import connect, create_collection  # noqa: E402
 from index.milvus.sync import publish  # noqa: E402
 from index.milvus.sparse import passage_vector  # noqa: E402
-from index.pipeline import Chunking  # noqa: E402
 from index.store import open_index  # noqa: E402
 from search.backends import MilvusBackend  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
-from search.evaluate import DEFAULT_CACHE, cached_index, load_task  # noqa: E402
 from search.understanding import understand  # noqa: E402
 from settings import Settings  # noqa: E402
+from tasks import add_task_arguments, task_index  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -53,16 +52,14 @@ def summary(label: str, times: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--task", default="fa-qa", help="evaluation task whose index and queries are used")
-    parser.add_argument("--distractors", type=int, default=300, help="fa-qa: Fars News distractors kept")
+    add_task_arguments(parser)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--synthetic", type=int, default=100_000, help="passages for the memory figure")
     args = parser.parse_args()
     base = Settings.from_env()
     embedder = Embedder(base.model, base.model_cache, base.bf16)
-    task = load_task(args.task, args.data, args.distractors)
-    version = open_index(cached_index(task, embedder, Chunking(), DEFAULT_CACHE, progress=True))
+    task, folder = task_index(args, embedder)
+    version = open_index(folder)
     queries = [query.text for query in task.queries[:: max(1, len(task.queries) // args.queries)][: args.queries]]
 
     with tempfile.TemporaryDirectory(prefix="kavosh-milvus-bench-") as tmp:

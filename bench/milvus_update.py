@@ -25,10 +25,10 @@ from index.articles import Article  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from index.milvus.collection import connect  # noqa: E402
 from index.milvus.sync import publish  # noqa: E402
-from index.pipeline import Chunking, update_index  # noqa: E402
+from index.pipeline import update_index  # noqa: E402
 from index.store import index_lock, open_index, stored_articles  # noqa: E402
-from search.evaluate import DEFAULT_CACHE, cached_index, load_task  # noqa: E402
 from settings import Settings  # noqa: E402
+from tasks import add_task_arguments, task_index  # noqa: E402
 
 
 def timed(label: str, call):
@@ -40,16 +40,13 @@ def timed(label: str, call):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--task", default="fa-qa", help="evaluation task whose index is used")
-    parser.add_argument("--distractors", type=int, default=300, help="fa-qa: Fars News distractors kept")
+    add_task_arguments(parser)
     parser.add_argument("--index", type=Path, help="use this index folder instead of the task's (its own model)")
     args = parser.parse_args()
     base = Settings.from_env()
     model = open_index(args.index).manifest["model"] if args.index else base.model
     embedder = Embedder(model, base.model_cache, base.bf16)
-    source = args.index or cached_index(load_task(args.task, args.data, args.distractors), embedder, Chunking(),
-                                        DEFAULT_CACHE, progress=True)
+    source = args.index or task_index(args, embedder)[1]
 
     with tempfile.TemporaryDirectory(prefix="kavosh-milvus-update-") as tmp:
         index_dir = Path(tmp) / "index"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.articles import read_articles  # noqa: E402
 from index.distributed import RayEmbedding  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
-from index.pipeline import Chunking, cut_passages, embedding_input  # noqa: E402
+from index.pipeline import Chunking, cut_articles  # noqa: E402
 from settings import Settings  # noqa: E402
 
 
@@ -54,9 +54,8 @@ def main() -> None:
 
     articles = read_articles([args.data / "farsnews" / "fars-news-1.json"])[: args.articles]
     embedder = Embedder(settings.model, settings.model_cache, settings.bf16)
-    by_id = {a.id: a for a in articles}
-    inputs = [embedding_input(by_id[p.article_id], p) for p in cut_passages(articles, embedder, Chunking())]
-    texts, ranges = [text for text, _ in inputs], [spans for _, spans in inputs]
+    cut = cut_articles(articles, embedder, Chunking())
+    texts, ranges = cut.texts, cut.ranges
     print(f"{len(texts)} passages from {len(articles)} articles; bf16 weights {'on' if embedder.bf16 else 'off'}; "
           f"{cores} cores on this machine; load average {os.getloadavg()[0]:.1f}\n", flush=True)
 

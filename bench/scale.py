@@ -67,13 +67,13 @@ def build(size: int, work: Path, model: Path, data: Path, seed: int) -> dict:
     env = {**os.environ, "KAVOSH_MODEL": str(model)}
     command = [sys.executable, "-m", "index.rebuild", str(archive), "--index", str(folder / "index"), "--quiet"]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    returncode, stdout, stderr, peak_rss = _run_measured(command, env)
     wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"the rebuild failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    match = _SUMMARY.search(done.stdout)
+    if returncode != 0:
+        raise SystemExit(f"the rebuild failed ({returncode}):\n{stderr[-3000:]}")
+    match = _SUMMARY.search(stdout)
     if not match:
-        raise SystemExit(f"no build summary in the rebuild's output:\n{done.stdout[-2000:]}")
+        raise SystemExit(f"no build summary in the rebuild's output:\n{stdout[-2000:]}")
     passages, indexed, embed_s, rate, cut_s, write_s = match.groups()
     figures = {
         "model": MODEL_LABEL, "articles": int(indexed), "passages": int(passages),
@@ -82,10 +82,23 @@ def build(size: int, work: Path, model: Path, data: Path, seed: int) -> dict:
         "embedding_passages_per_s": float(rate), "writing_s": float(write_s),
         "other_s": round(wall - float(cut_s) - float(embed_s) - float(write_s), 1),  # model load, reading, imports
         "cutting_passages_per_s": round(int(passages) / float(cut_s), 1) if float(cut_s) else None,
+        "peak_rss_mib": round(peak_rss / 2**20, 1),
         "command": f"KAVOSH_MODEL={model} python -m index.rebuild {archive} --index {folder / 'index'} --quiet",
     }
     record.write_text(json.dumps(figures, indent=2))
     return figures
+
+
+def _run_measured(command: list[str], env: dict[str, str]) -> tuple[int, str, str, int]:
+    """Run ``command`` from the repository root: its exit status, stdout, stderr and peak resident set
+    size in bytes (the kernel's ``ru_maxrss`` of that one child, from ``os.wait4``)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
 
 
 def disk_usage(index_dir: Path) -> dict:
@@ -252,7 +265,7 @@ def print_table(figures: dict) -> None:
     print(f"\n== {b['passages']:,} passages ({b['articles']:,} articles), {b['model']} ==")
     print(f"build: {b['rebuild_wall_s']} s wall = cutting {b['cutting_s']} s ({b['cutting_passages_per_s']} passages/s)"
           f" + embedding {b['embedding_s']} s ({b['embedding_passages_per_s']} passages/s) + writing {b['writing_s']} s"
-          f" + other {b['other_s']} s")
+          f" + other {b['other_s']} s; peak RSS {b.get('peak_rss_mib', '?')} MiB")
     print(f"index on disk as built: {d['total_mib']} MiB " + ", ".join(f"{k} {v}" for k, v in d["files_mib"].items()))
     for kind, row in figures["kinds"].items():
         s, r = row["serve"], row["ann_recall"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from index.articles import Article
-from index.durable import fsync_dir
+from index.durable import fsync_dir, replacing_file
 from index.passages import Passage
 from index.records import content_hash
 
@@ -99,14 +98,9 @@ class BuildCheckpoint:
     def save(self, number: int, shard: Shard) -> None:
         """Write shard ``number`` aside, fsync it and rename it into place."""
         rows = [[p.article_id, p.position, p.start, p.end, p.sentences] for p in shard.passages]
-        tmp = self.folder / f".tmp-{self.path(number).name}"
-        with open(tmp, "wb") as handle:
+        with replacing_file(self.path(number)) as handle:
             np.savez(handle, passages=np.frombuffer(json.dumps(rows, ensure_ascii=False).encode(), dtype=np.uint8),
                      vectors=shard.vectors, sentence_vectors=shard.sentence_vectors)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self.path(number))
-        fsync_dir(self.folder)
 
     def remove(self) -> None:
         """Delete the shards once the version built from them is live."""

@@ -6,14 +6,37 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
+
+
+@contextmanager
+def durable_file(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for writing; flushed and fsynced when the block ends without an error."""
+    with open(path, "wb") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
+    with durable_file(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+@contextmanager
+def replacing_file(target: Path) -> Iterator[BinaryIO]:
+    """Write a new file beside ``target`` through the yielded handle, then fsync it and rename it over
+    ``target``: readers see the old file or the whole new one. An error removes the partial file, and a
+    crash leaves it as ``.tmp-<name>`` beside ``target`` for the owner to clear."""
+    tmp = target.with_name(f".tmp-{target.name}")
+    try:
+        with durable_file(tmp) as handle:
+            yield handle
+        os.rename(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
 
 
 def fsync_file(path: Path) -> None:

@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from index.articles import Article
 from index.checkpoints import BuildCheckpoint, Shard, build_key
-from index.cutting import ShardCutter, embedding_input
+from index.cutting import CutShard, ShardCutter, cut_shard
 from index.embedder import Embedder
-from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage, split_passages
+from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage
 from index.store import (
     IndexVersion,
     content_hash,
@@ -70,19 +70,10 @@ class BuildResult:
         return self.passages / self.embed_seconds if self.embed_seconds else 0.0
 
 
-def embed(passages: Sequence[Passage], articles: dict[str, Article], embed_passages: PassageEmbedding,
-          progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors of the passages and of their sentences (concatenated in passage order)."""
-    inputs = [embedding_input(articles[p.article_id], p) for p in passages]
-    return embed_passages([text for text, _ in inputs], [ranges for _, ranges in inputs], progress)
-
-
-def cut_passages(articles: Sequence[Article], embedder: Embedder, chunking: Chunking, progress: bool = False) -> list[Passage]:
-    """All passages of all articles, in article order (an update's few articles: cut in this process)."""
-    passages: list[Passage] = []
-    for article in tqdm(articles, unit="article", desc="cutting passages", disable=not progress):
-        passages.extend(split_passages(article, embedder.count_tokens, chunking.max_tokens, chunking.overlap_tokens))
-    return passages
+def cut_articles(articles: Sequence[Article], embedder: Embedder, chunking: Chunking) -> CutShard:
+    """The passages of ``articles`` in article order, with what the model reads for each, cut in this process
+    (an update's few articles, and the benchmarks' samples; a rebuild cuts shard by shard)."""
+    return cut_shard(articles, embedder.count_tokens, chunking.max_tokens, chunking.overlap_tokens)
 
 
 def build_index(
@@ -226,9 +217,10 @@ def update_index(
         final.pop(article.id, None)
         final[article.id] = article
 
-    new_passages = cut_passages(to_embed, embedder, chunking, progress)
+    cut = cut_articles(to_embed, embedder, chunking)
+    new_passages = cut.passages
     crash_point("before-embedding")
-    new_vectors, new_sentence_vectors = embed(new_passages, incoming, embedder.embed_passages, progress)
+    new_vectors, new_sentence_vectors = embedder.embed_passages(cut.texts, cut.ranges, progress)
     crash_point("after-embedding")
     if not final:
         raise ValueError("the update would leave the index empty; the live index is unchanged")

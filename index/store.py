@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from index.articles import Article
-from index.durable import fsync_dir, fsync_file, write_durably
+from index.durable import durable_file, fsync_dir, fsync_file, write_durably
 from index.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable, ModelMismatch
 from index.faults import crash_point
 from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, file_facts, live_path,
@@ -73,10 +73,8 @@ def write_version(
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
-        with open(tmp / SENTENCES, "wb") as handle:
+        with durable_file(tmp / SENTENCES) as handle:
             np.save(handle, sentence_vectors.astype(np.float16))
-            handle.flush()
-            os.fsync(handle.fileno())
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,

@@ -11,7 +11,7 @@ import pytest
 from index import int8_model, precision
 from index.articles import read_articles
 from index.embedder import Embedder, resolve_model
-from index.pipeline import Chunking, cut_passages, embedding_input
+from index.pipeline import Chunking, cut_articles
 from index.store import open_index
 from search.engine import SearchEngine
 from settings import DEFAULT_MODEL, Settings
@@ -33,8 +33,8 @@ def fp32_embedder() -> Embedder:
 @pytest.fixture(scope="module")
 def fars_passages(shared_data: Path, fp32_embedder: Embedder) -> list[tuple[str, list]]:
     articles = read_articles([shared_data / "farsnews" / "fars-news-1.json"])[:12]
-    by_id = {a.id: a for a in articles}
-    return [embedding_input(by_id[p.article_id], p) for p in cut_passages(articles, fp32_embedder, Chunking())][:24]
+    cut = cut_articles(articles, fp32_embedder, Chunking())
+    return list(zip(cut.texts, cut.ranges))[:24]
 
 
 @pytest.mark.slow
