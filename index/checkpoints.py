@@ -95,6 +95,17 @@ class BuildCheckpoint:
             return None
         return Shard(passages, vectors, sentence_vectors)
 
+    def sentence_vectors(self, number: int, count: int) -> np.ndarray:
+        """Only the sentence vectors of finished shard ``number``, which must hold ``count`` of them."""
+        try:
+            with np.load(self.path(number), allow_pickle=False) as data:
+                vectors = data["sentence_vectors"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise OSError(f"checkpoint shard {self.path(number)} cannot be read back ({error}); run the rebuild again") from None
+        if len(vectors) != count:
+            raise OSError(f"checkpoint shard {self.path(number)} changed while the rebuild ran; run it again")
+        return vectors
+
     def save(self, number: int, shard: Shard) -> None:
         """Write shard ``number`` aside, fsync it and rename it into place."""
         rows = [[p.article_id, p.position, p.start, p.end, p.sentences] for p in shard.passages]

@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -144,22 +144,20 @@ def _size(shard: Shard | None) -> tuple[int, int, int] | None:
 
 
 def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
-              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], np.ndarray, np.ndarray]:
-    """Every shard's passages and vectors read back into one array each, one shard in memory at a time
-    beside them."""
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], np.ndarray, Iterator[np.ndarray]]:
+    """Every shard's passages and passage vectors read back into one list and one array, one shard in
+    memory at a time beside them; and the shards' sentence vectors, read one shard at a time as they are
+    written (they are several times the passage vectors' size)."""
     dimension = next(size[2] for size in sizes if size)
     vectors = np.empty((sum(size[0] for size in sizes if size), dimension), dtype=np.float32)
-    sentence_vectors = np.empty((sum(size[1] for size in sizes if size), dimension), dtype=np.float32)
     passages: list[Passage] = []
-    sentences = 0
     for number, group in enumerate(groups):
         shard = checkpoint.load(number, group)
         if shard is None or _size(shard) != sizes[number]:
             raise OSError(f"checkpoint shard {checkpoint.path(number)} changed while the rebuild ran; run it again")
         vectors[len(passages):len(passages) + len(shard.passages)] = shard.vectors
-        sentence_vectors[sentences:sentences + len(shard.sentence_vectors)] = shard.sentence_vectors
         passages.extend(shard.passages)
-        sentences += len(shard.sentence_vectors)
+    sentence_vectors = (checkpoint.sentence_vectors(number, size[1]) for number, size in enumerate(sizes) if size)
     return passages, vectors, sentence_vectors
 
 
@@ -242,7 +240,7 @@ def update_index(
             blocks.append(old_vectors)
             sentence_blocks.append(old_sentence_vectors)
     version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
-                            np.concatenate(sentence_blocks), embedder.name,
+                            sentence_blocks, embedder.name,
                             {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -44,19 +44,19 @@ def write_version(
     articles: Sequence[Article],
     passages: Sequence[Passage],
     vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
+    sentence_vectors: np.ndarray | Iterable[np.ndarray],
     model: str,
     build_info: dict[str, Any],
     vector_index: str = AUTO,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
-    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order; ``vector_index``
-    names the vector backend (:mod:`index.vectors.factory`), or ``auto`` to choose it by size."""
+    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order: one array, or
+    blocks of rows that are written one at a time (a rebuild reads them shard by shard, never holding them
+    all: they are several times the size of the passage vectors). ``vector_index`` names the vector backend
+    (:mod:`index.vectors.factory`), or ``auto`` to choose it by size."""
     backend = vector_index_class(choose_kind(len(passages), vector_index))
     if len(passages) != len(vectors):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-    if sum(len(p.sentences) for p in passages) != len(sentence_vectors):
-        raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {len(sentence_vectors)} sentence vectors")
     version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -73,8 +73,8 @@ def write_version(
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
-        with durable_file(tmp / SENTENCES) as handle:
-            np.save(handle, sentence_vectors.astype(np.float16))
+        _write_sentence_vectors(tmp / SENTENCES, sentence_vectors, sum(len(p.sentences) for p in passages),
+                                int(vectors.shape[1]))
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,
@@ -105,3 +105,23 @@ def write_version(
     log.info("index version %s is live: %d articles, %d passages", version_id, len(articles), len(passages))
     remove_leftovers(index_dir)
     return final
+
+
+def _write_sentence_vectors(path: Path, blocks: np.ndarray | Iterable[np.ndarray], count: int, dimension: int) -> None:
+    """``count`` sentence vectors as a float16 ``.npy`` file, written block by block (one in memory at a time)."""
+    if isinstance(blocks, np.ndarray):
+        blocks = [blocks]
+    written = 0
+    with durable_file(path) as handle:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                  "shape": (count, dimension)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for block in blocks:
+            if block.ndim != 2 or block.shape[1] != dimension:
+                raise ValueError(f"sentence vectors of shape {block.shape}, expected rows of {dimension}")
+            if written + len(block) > count:
+                raise ValueError(f"{count} sentences but more sentence vectors")
+            handle.write(np.ascontiguousarray(block, dtype=np.float16).tobytes())
+            written += len(block)
+    if written != count:
+        raise ValueError(f"{count} sentences but {written} sentence vectors")
