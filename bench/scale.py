@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from cut_model import cut_model  # noqa: E402
 from load_web import free_port, load_queries, memory, percentile, start_gunicorn, variant, wait_ready  # noqa: E402
-from synthetic import write_archive  # noqa: E402
+from synthetic import LINK, write_archive  # noqa: E402
 
 PASSAGES_PER_ARTICLE = 3.58  # measured on the 2,538-article synthetic archive (9,083 passages)
 MODEL_LABEL = "1-layer model"
@@ -99,6 +99,39 @@ def _run_measured(command: list[str], env: dict[str, str]) -> tuple[int, str, st
         out.seek(0)
         err.seek(0)
         return child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+
+
+def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) -> dict:
+    """Add ``count`` new articles with ``python -m index.update``, then delete ``count`` of the archive's,
+    on a copy of the built index: wall time, peak RSS and the index folder's size before and after each."""
+    folder = built.parent
+    work = folder / "index-update"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(built, work, symlinks=True)
+    articles = json.loads((folder / "build.json").read_text())["articles"]
+    new = folder / f"new-{count}.jsonl"
+    write_archive(new, count, data, seed + 1, first=articles + 1_000_000)  # links no article of the archive has
+    env = {**os.environ, "KAVOSH_MODEL": str(model)}
+    figures = {"articles": count, "folder_mib_before": folder_mib(work)}
+    steps = (("add", [str(new)]), ("delete", ["--delete", *(LINK.format(n) for n in range(count))]))
+    for step, arguments in steps:
+        command = [sys.executable, "-m", "index.update", *arguments, "--index", str(work), "--quiet"]
+        started = time.perf_counter()
+        returncode, stdout, stderr, peak_rss = _run_measured(command, env)
+        wall = time.perf_counter() - started
+        if returncode != 0:
+            raise SystemExit(f"the update ({step}) failed ({returncode}):\n{stderr[-3000:]}")
+        embedded = re.search(r"passages embedded (\d+)", stdout)
+        figures[step] = {"wall_s": round(wall, 1), "peak_rss_mib": round(peak_rss / 2**20, 1),
+                         "passages_embedded": int(embedded.group(1)) if embedded else None,
+                         "folder_mib_after": folder_mib(work)}
+    shutil.rmtree(work)
+    return figures
+
+
+def folder_mib(path: Path) -> float:
+    """Everything under ``path``, in MiB (old versions and checkpoints too)."""
+    return round(sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink()) / 2**20, 1)
 
 
 def disk_usage(index_dir: Path) -> dict:
@@ -232,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="+", default=["auto"],
                         help="vector indexes to serve each size with: auto (as built), flat, ivf (default auto)")
     parser.add_argument("--build-only", action="store_true", help="only generate and build")
+    parser.add_argument("--update", type=int, default=100, metavar="N",
+                        help="then add N new articles and delete N on a copy of the index, timed (0: skip; default %(default)s)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.requests <= 2000:
@@ -252,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                                            commonest_category(archive), args.requests, extra),
                 "ann_recall": recall(index_dir, model, queries),
             }
+        if args.update and not args.build_only:
+            figures["update"] = update_costs(built, model, args.data, args.seed, args.update)
         figures["disk"] = disk_usage(built)
         report["sizes"][size] = figures
         print_table(figures)
@@ -279,6 +316,12 @@ def print_table(figures: dict) -> None:
             print(f"{name:<15}{line['p50_ms']:>9}{line['p99_ms']:>9}{line['max_ms']:>9}{line['engine_p50_ms']!s:>12}"
                   f"{line['errors']:>8}")
         print(f"vector search recall@{r['k']} against exact: {r['recall']} ({r['queries']} queries)")
+    if "update" in figures:
+        u = figures["update"]
+        print(f"update of the index ({u['folder_mib_before']} MiB): add {u['articles']} articles {u['add']['wall_s']} s "
+              f"({u['add']['passages_embedded']} passages embedded, peak RSS {u['add']['peak_rss_mib']} MiB, folder then "
+              f"{u['add']['folder_mib_after']} MiB); delete {u['articles']} {u['delete']['wall_s']} s (peak RSS "
+              f"{u['delete']['peak_rss_mib']} MiB, folder then {u['delete']['folder_mib_after']} MiB)")
 
 
 if __name__ == "__main__":

@@ -60,10 +60,12 @@ def real_material(data: Path) -> tuple[list[str], list[Shape]]:
     return sentences, shapes
 
 
-def synthetic_articles(count: int, sentences: list[str], shapes: list[Shape], seed: int = 12) -> Iterator[dict]:
-    """``count`` article records, deterministic for a given seed and material."""
+def synthetic_articles(count: int, sentences: list[str], shapes: list[Shape], seed: int = 12,
+                       first: int = 0) -> Iterator[dict]:
+    """``count`` article records, deterministic for a given seed and material; links are numbered from
+    ``first`` (so a later batch with another seed adds articles instead of replacing them)."""
     rng = random.Random(seed)
-    for n in range(count):
+    for n in range(first, first + count):
         shape = shapes[rng.randrange(len(shapes))]
         words = sentences[rng.randrange(len(sentences))].split()
         title = " ".join(words[:rng.randint(*TITLE_WORDS)])
@@ -80,13 +82,14 @@ def synthetic_articles(count: int, sentences: list[str], shapes: list[Shape], se
         }
 
 
-def write_archive(path: Path, count: int, data: Path, seed: int = 12) -> int:
-    """Write ``count`` synthetic articles to ``path`` (JSON Lines); returns the count written."""
+def write_archive(path: Path, count: int, data: Path, seed: int = 12, first: int = 0) -> int:
+    """Write ``count`` synthetic articles to ``path`` (JSON Lines), links numbered from ``first``; returns
+    the count written."""
     sentences, shapes = real_material(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with open(path, "w", encoding="utf-8") as handle:
-        for record in synthetic_articles(count, sentences, shapes, seed):
+        for record in synthetic_articles(count, sentences, shapes, seed, first):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             written += 1
     return written
