@@ -1,4 +1,4 @@
-"""Embedding throughput per core: the single-process path against a Ray Data actor pool, in one run.
+"""Embedding throughput per core: the single-process path against a pool of Ray actors, in one run.
 
     python bench/ray_embedding.py [--data ../shared/data] [--articles 300] [--nodes 2] [--cpus-per-node 1]
 

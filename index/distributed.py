@@ -1,8 +1,10 @@
-"""Embedding passages on a Ray cluster: a Ray Data actor pool in which each actor loads the model once."""
+"""Embedding passages on a Ray cluster: a pool of Ray actors, each loading the model once and kept for the
+whole rebuild (every checkpointed shard is embedded by the same actors)."""
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -18,10 +20,6 @@ if TYPE_CHECKING:  # the model loads only after the index lock is taken (index/r
 log = logging.getLogger(__name__)
 
 ROWS_PER_BATCH = 64  # passages an actor embeds per call: long enough to batch well, short enough to spread
-# A rebuild calls the embedding once per checkpointed shard, and each call starts a Ray Data actor pool whose
-# actors load the model: on Ray, shards hold at least this many articles (~90,000 passages), so that loading
-# stays a small share of a shard's work
-RAY_SHARD_ARTICLES = 25_000
 
 
 class RayEmbedding:
@@ -45,55 +43,56 @@ class RayEmbedding:
         self.cpus_per_actor = cpus_per_actor
         self.rows_per_batch = rows_per_batch
         self.actors = 0
+        self.served_by: set[int] = set()  # process ids of the actors that embedded batches (one pool, kept)
+        self._pool: Any = None
 
     def __enter__(self) -> "RayEmbedding":
-        # Ray is imported here, not with the module: importing ray.data takes seconds, which a rebuild
-        # without --ray should not pay.
+        # Ray is imported here, not with the module: importing it takes seconds, which a rebuild without
+        # --ray should not pay.
         import ray
-        import ray.data
+        from ray.util import ActorPool
 
         # The index package travels with the job, so cluster nodes need only the requirements installed.
         ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING,
                  runtime_env={"py_modules": [str(Path(index.__file__).parent)]})
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the driver shows one bar of its own
         self.actors = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_actor))
         log.info("Ray cluster: %d actors of %d CPU each", self.actors, self.cpus_per_actor)
+        actor = ray.remote(num_cpus=self.cpus_per_actor)(_EmbeddingActor)
+        # the actors load the model now, in parallel, while the driver cuts the first shard
+        self._pool = ActorPool([actor.remote(self.model, str(self.model_cache), self.bf16, self.batch_size,
+                                             self.cpus_per_actor) for _ in range(self.actors)])
         return self
 
     def __exit__(self, *exc: object) -> None:
         import ray
 
+        self._pool = None
+        self.actors = 0
         ray.shutdown()
 
     def __call__(self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]],
                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Passage vectors and sentence vectors, in the order :meth:`Embedder.embed_passages` returns them."""
-        if not self.actors:
+        if self._pool is None:
             raise RuntimeError("RayEmbedding is used outside its `with` block (not connected to Ray)")
-        import ray.data
-
         first = np.cumsum([0] + [len(spans) for spans in sentences])
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         sentence_vectors = np.empty((int(first[-1]), self.dimension), dtype=np.float32)
-        # Longest first, as in the single process, so that each batch pads little.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        items = [{"row": int(i), "text": texts[i], "spans": np.asarray(sentences[i], dtype=np.int64).reshape(-1)}
-                 for i in order]
-        dataset = ray.data.from_items(items).map_batches(
-            _EmbeddingActor,
-            fn_constructor_kwargs={"model": self.model, "model_cache": str(self.model_cache), "bf16": self.bf16,
-                                   "batch_size": self.batch_size, "threads": self.cpus_per_actor},
-            batch_size=self.rows_per_batch, batch_format="numpy", num_cpus=self.cpus_per_actor,
-            compute=ray.data.ActorPoolStrategy(size=self.actors),
-        )
+        # Longest first, as in the single process, so that each batch pads little; the pool hands a batch
+        # to each idle actor and holds the rest back.
+        order = np.argsort([-len(t) for t in texts], kind="stable").tolist()
+        batches = [order[i:i + self.rows_per_batch] for i in range(0, len(order), self.rows_per_batch)]
+        work = (lambda actor, rows: actor.embed.remote(rows, [texts[i] for i in rows], [list(sentences[i]) for i in rows]))
         with tqdm(total=len(texts), unit="passage", desc="embedding (Ray)", disable=not progress) as bar:
-            for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
-                for row, vector, pooled in zip(batch["row"], batch["vector"], batch["sentences"]):
-                    vectors[row] = vector
-                    sentence_vectors[first[row]:first[row + 1]] = np.frombuffer(pooled, dtype=np.float32).reshape(
-                        -1, self.dimension)
-                bar.update(len(batch["row"]))
+            for rows, batch_vectors, batch_sentences, actor_pid in self._pool.map_unordered(work, batches):
+                self.served_by.add(actor_pid)
+                vectors[rows] = batch_vectors
+                done = 0
+                for row in rows:
+                    count = int(first[row + 1] - first[row])
+                    sentence_vectors[first[row]:first[row + 1]] = batch_sentences[done:done + count]
+                    done += count
+                bar.update(len(rows))
         return vectors, sentence_vectors
 
 
@@ -106,11 +105,6 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPUs (torch threads) of each Ray actor; one model per actor (default %(default)s)")
 
 
-def shard_articles(args: argparse.Namespace, configured: int) -> int:
-    """Articles per checkpointed shard: the configured number, or :data:`RAY_SHARD_ARTICLES` on Ray if more."""
-    return configured if args.ray is None else max(configured, RAY_SHARD_ARTICLES)
-
-
 def embedding_from_args(args: argparse.Namespace, embedder: Embedder,
                         model_cache: Path) -> AbstractContextManager[RayEmbedding | None]:
     """A connected :class:`RayEmbedding` when ``--ray`` was given; otherwise None (the embedder's own)."""
@@ -120,7 +114,7 @@ def embedding_from_args(args: argparse.Namespace, embedder: Embedder,
 
 
 class _EmbeddingActor:
-    """One model per actor, loaded when the actor starts and reused for every batch it is given."""
+    """One model per actor, loaded when the actor starts and used for every batch of the rebuild."""
 
     def __init__(self, model: str, model_cache: str, bf16: str, batch_size: int, threads: int) -> None:
         import torch
@@ -130,9 +124,9 @@ class _EmbeddingActor:
         torch.set_num_threads(threads)
         self.embedder = Embedder(model, Path(model_cache), bf16, batch_size)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        spans = [list(zip(flat[0::2].tolist(), flat[1::2].tolist())) for flat in batch["spans"]]
-        vectors, sentence_vectors = self.embedder.embed_passages(list(batch["text"]), spans)
-        bounds = np.cumsum([0] + [len(s) for s in spans])
-        pooled = np.array([sentence_vectors[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
-        return {"row": batch["row"], "vector": vectors, "sentences": pooled}
+    def embed(self, rows: list[int], texts: list[str],
+              spans: list[list[tuple[int, int]]]) -> tuple[list[int], np.ndarray, np.ndarray, int]:
+        """The batch's rows back, with their passage vectors, their sentence vectors (concatenated) and
+        this actor's process id."""
+        vectors, sentence_vectors = self.embedder.embed_passages(texts, spans)
+        return rows, vectors, sentence_vectors, os.getpid()

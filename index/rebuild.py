@@ -13,7 +13,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
 from index.cli import add_source_options, nothing_read, publish, run
-from index.distributed import add_ray_arguments, embedding_from_args, shard_articles
+from index.distributed import add_ray_arguments, embedding_from_args
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS
 from index.store import index_lock, remove_leftovers
 from settings import Settings
@@ -55,7 +55,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
             result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
                                  embed_passages=embed_passages, vector_index=settings.vector_index,
-                                 shard_articles=shard_articles(args, settings.shard_articles), cut_workers=settings.cut_workers)
+                                 shard_articles=settings.shard_articles, cut_workers=settings.cut_workers)
         publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

@@ -1,14 +1,13 @@
-"""Embedding with a Ray Data actor pool on a two-node local Ray cluster writes the single-process index."""
+"""Embedding with a pool of Ray actors on a two-node local Ray cluster writes the single-process index."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index.articles import read_articles
-from index.distributed import RAY_SHARD_ARTICLES, RayEmbedding, add_ray_arguments, shard_articles
+from index.distributed import RayEmbedding
 from index.pipeline import build_index
 from index.store import index_lock, open_index, stored_passages
 from settings import Settings
@@ -34,13 +33,15 @@ def test_ray_rebuild_on_two_nodes_writes_the_single_process_index(two_node_clust
     import ray
 
     articles = read_articles([SAMPLE])
-    # Small batches, so that both actors get work from 24 articles.
+    # Small batches, so that both actors get work from 24 articles; three shards, all embedded by the
+    # same two actors (each loads the model once per rebuild, not once per shard).
     with RayEmbedding(embedder, Settings.from_env().model_cache, two_node_cluster.address,
                       rows_per_batch=8) as ray_embedding:
         assert ray_embedding.actors == 2
         assert len(ray.nodes()) == 2
         with index_lock(tmp_path):
-            build_index(articles, tmp_path, embedder, embed_passages=ray_embedding)
+            build_index(articles, tmp_path, embedder, embed_passages=ray_embedding, shard_articles=8)
+        assert 1 <= len(ray_embedding.served_by) <= 2
     assert not ray.is_initialized()
 
     local, distributed = stored_passages(open_index(sample_index)), stored_passages(open_index(tmp_path))
@@ -57,12 +58,3 @@ def test_ray_rebuild_on_two_nodes_writes_the_single_process_index(two_node_clust
 def test_an_actor_needs_at_least_one_cpu(embedder):
     with pytest.raises(ValueError, match="cpus_per_actor must be at least 1"):
         RayEmbedding(embedder, Settings.from_env().model_cache, cpus_per_actor=0)
-
-
-def test_shards_on_ray_are_large_enough_to_pay_for_loading_the_model():
-    """Each shard starts an actor pool that loads the model: on Ray, shards are at least RAY_SHARD_ARTICLES."""
-    parser = argparse.ArgumentParser()
-    add_ray_arguments(parser)
-    assert shard_articles(parser.parse_args([]), 500) == 500
-    assert shard_articles(parser.parse_args(["--ray"]), 500) == RAY_SHARD_ARTICLES
-    assert shard_articles(parser.parse_args(["--ray", "auto"]), 10 * RAY_SHARD_ARTICLES) == 10 * RAY_SHARD_ARTICLES
