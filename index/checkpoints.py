@@ -95,11 +95,11 @@ class BuildCheckpoint:
             return None
         return Shard(passages, vectors, sentence_vectors)
 
-    def sentence_vectors(self, number: int, count: int) -> np.ndarray:
-        """Only the sentence vectors of finished shard ``number``, which must hold ``count`` of them."""
+    def vectors(self, number: int, member: str, count: int) -> np.ndarray:
+        """Only the ``vectors`` or ``sentence_vectors`` of finished shard ``number``, which must hold ``count``."""
         try:
             with np.load(self.path(number), allow_pickle=False) as data:
-                vectors = data["sentence_vectors"]
+                vectors = data[member]
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise OSError(f"checkpoint shard {self.path(number)} cannot be read back ({error}); run the rebuild again") from None
         if len(vectors) != count:

@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from index.store import (
     stored_passages,
     write_version,
 )
+from index.vectors.base import VectorBlocks
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -144,21 +145,23 @@ def _size(shard: Shard | None) -> tuple[int, int, int] | None:
 
 
 def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
-              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], np.ndarray, Iterator[np.ndarray]]:
-    """Every shard's passages and passage vectors read back into one list and one array, one shard in
-    memory at a time beside them; and the shards' sentence vectors, read one shard at a time as they are
-    written (they are several times the passage vectors' size)."""
-    dimension = next(size[2] for size in sizes if size)
-    vectors = np.empty((sum(size[0] for size in sizes if size), dimension), dtype=np.float32)
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], VectorBlocks, VectorBlocks]:
+    """Every shard's passages read back into one list, and their passage and sentence vectors as blocks that
+    ``write_version`` reads shard by shard (the vectors are never all in memory beside the index it builds)."""
     passages: list[Passage] = []
     for number, group in enumerate(groups):
         shard = checkpoint.load(number, group)
         if shard is None or _size(shard) != sizes[number]:
             raise OSError(f"checkpoint shard {checkpoint.path(number)} changed while the rebuild ran; run it again")
-        vectors[len(passages):len(passages) + len(shard.passages)] = shard.vectors
         passages.extend(shard.passages)
-    sentence_vectors = (checkpoint.sentence_vectors(number, size[1]) for number, size in enumerate(sizes) if size)
-    return passages, vectors, sentence_vectors
+    done = [(number, size) for number, size in enumerate(sizes) if size]
+    dimension = done[0][1][2]
+
+    def blocks(member: str, column: int) -> VectorBlocks:
+        return VectorBlocks(sum(size[column] for _, size in done), dimension,
+                            lambda: (checkpoint.vectors(number, member, size[column]) for number, size in done))
+
+    return passages, blocks("vectors", 0), blocks("sentence_vectors", 1)
 
 
 @dataclass
@@ -239,8 +242,10 @@ def update_index(
             passages.extend(old_passages)
             blocks.append(old_vectors)
             sentence_blocks.append(old_sentence_vectors)
-    version = write_version(index_dir, list(final.values()), passages, np.concatenate(blocks),
-                            sentence_blocks, embedder.name,
+    version = write_version(index_dir, list(final.values()), passages,
+                            VectorBlocks(len(passages), embedder.dimension, lambda: blocks),
+                            VectorBlocks(sum(len(p.sentences) for p in passages), embedder.dimension, lambda: sentence_blocks),
+                            embedder.name,
                             {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(new_passages), len(passages) - len(new_passages))

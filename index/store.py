@@ -14,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from index.lexical import write_lexical
 from index.lock import index_lock
 from index.passages import Passage
 from index.records import content_hash, stored_articles, stored_passages, write_database
+from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
 from index.verify import IndexVersion, open_index, open_version, require_model
 
@@ -43,20 +44,24 @@ def write_version(
     index_dir: Path,
     articles: Sequence[Article],
     passages: Sequence[Passage],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray | Iterable[np.ndarray],
+    vectors: np.ndarray | VectorBlocks,
+    sentence_vectors: np.ndarray | VectorBlocks,
     model: str,
     build_info: dict[str, Any],
     vector_index: str = AUTO,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
-    ``sentence_vectors`` holds the vectors of every passage's sentences, in passage order: one array, or
-    blocks of rows that are written one at a time (a rebuild reads them shard by shard, never holding them
-    all: they are several times the size of the passage vectors). ``vector_index`` names the vector backend
+    ``vectors`` holds one vector per passage, ``sentence_vectors`` those of every passage's sentences, both in
+    passage order: arrays, or :class:`VectorBlocks` read one block at a time (a rebuild reads its shards so,
+    never holding all the vectors at once). ``vector_index`` names the vector backend
     (:mod:`index.vectors.factory`), or ``auto`` to choose it by size."""
     backend = vector_index_class(choose_kind(len(passages), vector_index))
-    if len(passages) != len(vectors):
-        raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+    vectors = vectors if isinstance(vectors, VectorBlocks) else VectorBlocks.of(vectors)
+    sentence_vectors = sentence_vectors if isinstance(sentence_vectors, VectorBlocks) else VectorBlocks.of(sentence_vectors)
+    if len(passages) != vectors.rows:
+        raise ValueError(f"{len(passages)} passages but {vectors.rows} vectors")
+    if sum(len(p.sentences) for p in passages) != sentence_vectors.rows:
+        raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {sentence_vectors.rows} sentence vectors")
     version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
@@ -66,21 +71,20 @@ def write_version(
         ids = np.arange(len(passages), dtype=np.int64)
         write_database(tmp / DATABASE, articles, passages)
         crash_point("database-written")
-        vector_index = backend.build(vectors, ids)
+        vector_index = backend.build_from(vectors, ids)
         vector_index.save(tmp)
         crash_point("vectors-written")
         by_id = {article.id: article for article in articles}
         write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
-        _write_sentence_vectors(tmp / SENTENCES, sentence_vectors, sum(len(p.sentences) for p in passages),
-                                int(vectors.shape[1]))
+        _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,
             "lineage": version_id,  # a rebuild starts a lineage; an update's build_info carries its own
             "model": model,
-            "dimension": int(vectors.shape[1]),
+            "dimension": vectors.dimension,
             "vector_index": backend.kind,
             "vector_parameters": vector_index.parameters,
             "articles": len(articles),
@@ -107,21 +111,11 @@ def write_version(
     return final
 
 
-def _write_sentence_vectors(path: Path, blocks: np.ndarray | Iterable[np.ndarray], count: int, dimension: int) -> None:
-    """``count`` sentence vectors as a float16 ``.npy`` file, written block by block (one in memory at a time)."""
-    if isinstance(blocks, np.ndarray):
-        blocks = [blocks]
-    written = 0
+def _write_sentence_vectors(path: Path, blocks: VectorBlocks) -> None:
+    """The sentence vectors as a float16 ``.npy`` file, written block by block (one in memory at a time)."""
     with durable_file(path) as handle:
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
-                  "shape": (count, dimension)}
+                  "shape": (blocks.rows, blocks.dimension)}
         np.lib.format.write_array_header_1_0(handle, header)
-        for block in blocks:
-            if block.ndim != 2 or block.shape[1] != dimension:
-                raise ValueError(f"sentence vectors of shape {block.shape}, expected rows of {dimension}")
-            if written + len(block) > count:
-                raise ValueError(f"{count} sentences but more sentence vectors")
+        for _, block in blocks.checked("sentence vectors"):
             handle.write(np.ascontiguousarray(block, dtype=np.float16).tobytes())
-            written += len(block)
-    if written != count:
-        raise ValueError(f"{count} sentences but {written} sentence vectors")

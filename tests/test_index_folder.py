@@ -10,6 +10,7 @@ import pytest
 import index.store as store
 from index.articles import Article
 from index.passages import Passage
+from index.vectors.base import VectorBlocks
 from index.pipeline import build_index
 from index.rebuild import main as rebuild_main
 from index.vectors.flat import FlatIndex
@@ -151,17 +152,20 @@ def test_rebuild_command_reports_summary_and_throughput(tmp_path: Path, capsys) 
     assert open_index(index_dir).manifest["articles"] == 1
 
 
-def test_sentence_vectors_are_written_block_by_block_and_counted(tmp_path: Path) -> None:
-    """A rebuild hands its sentence vectors over shard by shard; a block short is refused before the switch."""
+def test_vectors_are_written_block_by_block_and_counted(tmp_path: Path) -> None:
+    """A rebuild hands its vectors over shard by shard; blocks that do not add up are refused before the switch."""
     articles = [Article("a", "عنوان", "جمله نخست. جمله دوم."), Article("b", "", "one sentence")]
     passages = [Passage("a", 0, 0, 20, articles[0].text, ((0, 11), (11, 20))), Passage("b", 0, 0, 12, articles[1].text, ((0, 12),))]
     vectors = np.eye(2, 4, dtype=np.float32)
     sentences = np.random.default_rng(3).standard_normal((3, 4)).astype(np.float32)
     with index_lock(tmp_path):
-        first = store.write_version(tmp_path, articles, passages, vectors, iter([sentences[:2], sentences[2:]]), "test-model", {})
-    assert np.array_equal(open_index(tmp_path).sentence_vectors, sentences.astype(np.float16))
-    for short in ([sentences[:2]], [sentences[:2], sentences[1:]], [sentences[:, :3]]):
+        first = store.write_version(tmp_path, articles, passages, VectorBlocks(2, 4, lambda: [vectors[:1], vectors[1:]]),
+                                    VectorBlocks(3, 4, lambda: [sentences[:2], sentences[2:]]), "test-model", {})
+    version = open_index(tmp_path)
+    assert np.array_equal(version.sentence_vectors, sentences.astype(np.float16))
+    assert np.array_equal(version.vectors.vectors(np.arange(2)), vectors)
+    for wrong in ([sentences[:2]], [sentences[:2], sentences[1:]], [sentences[:, :3]]):
         with index_lock(tmp_path), pytest.raises(ValueError, match="sentence vectors"):
-            store.write_version(tmp_path, articles, passages, vectors, short, "test-model", {})
+            store.write_version(tmp_path, articles, passages, vectors, VectorBlocks(3, 4, lambda: wrong), "test-model", {})
         assert (tmp_path / "current").resolve() == first
         assert [path.name for path in (tmp_path / "versions").iterdir()] == [first.name]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from index.filter import Filter
-from index.vectors.base import Allowed, VectorIndexError
+from index.vectors.base import Allowed, VectorBlocks, VectorIndexError
 from index.vectors.factory import ANN_THRESHOLD, choose_kind, vector_index_class
 from index.vectors.flat import FlatIndex
 from index.vectors.ivf import VECTORS_IVF, IVFIndex, ivf_parameters
@@ -96,3 +96,19 @@ def test_exact_below_the_threshold_approximate_above_and_a_setting_forces_either
     assert vector_index_class("ivf") is IVFIndex
     with pytest.raises(ValueError, match="KAVOSH_VECTOR_INDEX"):
         choose_kind(10, "hnsw")
+
+
+def test_building_from_blocks_gives_the_index_built_from_one_array() -> None:
+    """A rebuild hands the vectors over shard by shard: same training sample, same lists, same answers."""
+    vectors = clustered_vectors(3000, d=16, seed=5)
+    queries = vectors[:20] + 0.05
+    ids = np.arange(3000) * 3  # not the row numbers, so ids must follow their rows across blocks
+    whole = IVFIndex.build(vectors, ids)
+    blocks = VectorBlocks(3000, 16, lambda: [vectors[:700], vectors[700:701], vectors[701:2500], vectors[2500:]])
+    pieces = IVFIndex.build_from(blocks, ids)
+    assert pieces.parameters == whole.parameters
+    for one, other in zip(whole.search(queries, 10), pieces.search(queries, 10)):
+        assert np.array_equal(one, other)
+    assert np.array_equal(FlatIndex.build_from(blocks, ids).search(queries, 10)[0], FlatIndex.build(vectors, ids).search(queries, 10)[0])
+    with pytest.raises(ValueError, match="3000 vectors expected, 2300 given"):
+        IVFIndex.build_from(VectorBlocks(3000, 16, lambda: [vectors[:700], vectors[1400:]]), ids)

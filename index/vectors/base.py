@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
@@ -13,6 +14,44 @@ from index.filter import Filter
 
 class VectorIndexError(Exception):
     """A stored vector index cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class VectorBlocks:
+    """``rows`` vectors of ``dimension`` handed over block by block in row order; each call of ``read``
+    yields the blocks again. A rebuild reads its checkpointed shards this way, so that a version is
+    written without all of its vectors in memory at once (docs/design.md, "Resumable rebuilds")."""
+
+    rows: int
+    dimension: int
+    read: Callable[[], Iterable[np.ndarray]]
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> "VectorBlocks":
+        """One array as a single block."""
+        return cls(len(array), int(array.shape[1]), lambda: (array,))
+
+    def checked(self, what: str = "vectors") -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, block) of each block; ValueError, naming ``what``, when the blocks do not hold
+        exactly ``rows`` rows of ``dimension`` values."""
+        done = 0
+        for block in self.read():
+            if block.ndim != 2 or block.shape[1] != self.dimension:
+                raise ValueError(f"{what} of shape {block.shape}, expected rows of {self.dimension}")
+            if done + len(block) > self.rows:
+                raise ValueError(f"{self.rows} {what} expected, more given")
+            yield done, block
+            done += len(block)
+        if done != self.rows:
+            raise ValueError(f"{self.rows} {what} expected, {done} given")
+
+
+def ids_for(blocks: VectorBlocks, ids: np.ndarray) -> np.ndarray:
+    """``ids`` as int64, one per row of ``blocks`` (ValueError otherwise)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) != blocks.rows:
+        raise ValueError(f"{blocks.rows} vectors but {len(ids)} ids")
+    return ids
 
 
 class Allowed:
@@ -37,9 +76,14 @@ class VectorIndex(ABC):
     files: ClassVar[tuple[str, ...]]  # what :meth:`save` writes into a version folder
 
     @classmethod
-    @abstractmethod
     def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "VectorIndex":
         """A new index holding ``vectors`` (one row per id)."""
+        return cls.build_from(VectorBlocks.of(vectors), ids)
+
+    @classmethod
+    @abstractmethod
+    def build_from(cls, blocks: VectorBlocks, ids: np.ndarray) -> "VectorIndex":
+        """A new index holding the blocks' rows under ``ids`` (one per row), reading one block at a time."""
 
     @classmethod
     @abstractmethod

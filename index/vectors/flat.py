@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from index.durable import fsync_file
-from index.vectors.base import Allowed, VectorIndex, VectorIndexError
+from index.vectors.base import Allowed, VectorBlocks, VectorIndex, VectorIndexError, ids_for
 
 VECTORS = "vectors.faiss"
 
@@ -23,9 +23,11 @@ class FlatIndex(VectorIndex):
         self._index = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "FlatIndex":
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(int(vectors.shape[1])))
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    def build_from(cls, blocks: VectorBlocks, ids: np.ndarray) -> "FlatIndex":
+        ids = ids_for(blocks, ids)
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(blocks.dimension))
+        for start, block in blocks.checked():
+            index.add_with_ids(np.ascontiguousarray(block, dtype=np.float32), ids[start:start + len(block)])
         return cls(index)
 
     @classmethod

@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 from index.durable import fsync_file
-from index.vectors.base import Allowed, VectorIndex, VectorIndexError
+from index.vectors.base import Allowed, VectorBlocks, VectorIndex, VectorIndexError, ids_for
 
 VECTORS_IVF = "vectors.ivf"
 TRAINING_POINTS_PER_LIST = 64  # k-means sample: 64 vectors per cluster (FAISS asks for at least 39)
@@ -49,16 +49,19 @@ class IVFIndex(VectorIndex):
         _map_ids(self._index)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "IVFIndex":
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        params = ivf_parameters(len(vectors))
-        dimension = int(vectors.shape[1])
+    def build_from(cls, blocks: VectorBlocks, ids: np.ndarray) -> "IVFIndex":
+        """Two passes over the blocks: the k-means sample (rows drawn over the whole range), then adding."""
+        ids = ids_for(blocks, ids)
+        params = ivf_parameters(blocks.rows)
+        dimension = blocks.dimension
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, params["nlist"], faiss.METRIC_INNER_PRODUCT)
-        sample = min(len(vectors), params["nlist"] * TRAINING_POINTS_PER_LIST)
-        rows = np.sort(np.random.default_rng(TRAINING_SEED).choice(len(vectors), sample, replace=False))
+        sample = min(blocks.rows, params["nlist"] * TRAINING_POINTS_PER_LIST)
+        rows = np.sort(np.random.default_rng(TRAINING_SEED).choice(blocks.rows, sample, replace=False))
+        picked = [block[rows[(rows >= start) & (rows < start + len(block))] - start] for start, block in blocks.checked()]
         index.cp.seed = TRAINING_SEED
-        index.train(vectors[rows])
-        index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+        index.train(np.ascontiguousarray(np.concatenate(picked), dtype=np.float32))
+        for start, block in blocks.checked():
+            index.add_with_ids(np.ascontiguousarray(block, dtype=np.float32), ids[start:start + len(block)])
         index.nprobe = params["nprobe"]
         return cls(index)
 
