@@ -23,8 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,13 +69,13 @@ def build(size: int, work: Path, model: Path, data: Path, seed: int) -> dict:
     env = {**os.environ, "KAVOSH_MODEL": str(model)}
     command = [sys.executable, "-m", "index.rebuild", str(archive), "--index", str(folder / "index"), "--quiet"]
     started = time.perf_counter()
-    returncode, stdout, stderr, peak_rss = _run_measured(command, env)
+    run = _run_measured(command, env)
     wall = time.perf_counter() - started
-    if returncode != 0:
-        raise SystemExit(f"the rebuild failed ({returncode}):\n{stderr[-3000:]}")
-    match = _SUMMARY.search(stdout)
+    if run.returncode != 0:
+        raise SystemExit(f"the rebuild failed ({run.returncode}):\n{run.stderr[-3000:]}")
+    match = _SUMMARY.search(run.stdout)
     if not match:
-        raise SystemExit(f"no build summary in the rebuild's output:\n{stdout[-2000:]}")
+        raise SystemExit(f"no build summary in the rebuild's output:\n{run.stdout[-2000:]}")
     passages, indexed, embed_s, rate, cut_s, write_s = match.groups()
     figures = {
         "model": MODEL_LABEL, "articles": int(indexed), "passages": int(passages),
@@ -82,23 +84,58 @@ def build(size: int, work: Path, model: Path, data: Path, seed: int) -> dict:
         "embedding_passages_per_s": float(rate), "writing_s": float(write_s),
         "other_s": round(wall - float(cut_s) - float(embed_s) - float(write_s), 1),  # model load, reading, imports
         "cutting_passages_per_s": round(int(passages) / float(cut_s), 1) if float(cut_s) else None,
-        "peak_rss_mib": round(peak_rss / 2**20, 1),
+        "peak_rss_mib": round(run.peak_rss / 2**20, 1),
+        # the version is written last: sampled peaks before it and while it is written
+        "peak_rss_before_writing_mib": round(run.peak_between(0, wall - float(write_s)) / 2**20, 1),
+        "peak_rss_writing_mib": round(run.peak_between(wall - float(write_s), wall) / 2**20, 1),
         "command": f"KAVOSH_MODEL={model} python -m index.rebuild {archive} --index {folder / 'index'} --quiet",
     }
     record.write_text(json.dumps(figures, indent=2))
     return figures
 
 
-def _run_measured(command: list[str], env: dict[str, str]) -> tuple[int, str, str, int]:
-    """Run ``command`` from the repository root: its exit status, stdout, stderr and peak resident set
-    size in bytes (the kernel's ``ru_maxrss`` of that one child, from ``os.wait4``)."""
+class Run(NamedTuple):
+    """A finished command: exit status, output, peak RSS (bytes) and its RSS sampled twice a second."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss: int
+    samples: list[tuple[float, int]]  # (seconds since start, RSS in bytes)
+
+    def peak_between(self, start: float, end: float) -> int:
+        """The highest sampled RSS between ``start`` and ``end`` seconds (0 when none was sampled)."""
+        return max((rss for at, rss in self.samples if start <= at <= end), default=0)
+
+
+def _run_measured(command: list[str], env: dict[str, str]) -> Run:
+    """Run ``command`` from the repository root. Peak RSS is the kernel's ``ru_maxrss`` of that one child
+    (``os.wait4``); the samples (``/proc/PID/status``) say when in the run memory was high."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+        samples: list[tuple[float, int]] = []
+        sampler = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
+        sampler.join()
         out.seek(0)
         err.seek(0)
-        return child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
+        return Run(child.returncode, out.read(), err.read(), usage.ru_maxrss * 1024, samples)
+
+
+def _sample_rss(pid: int, samples: list[tuple[float, int]], every: float = 0.5) -> None:
+    started = time.perf_counter()
+    while True:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if not match:  # a zombie, waiting to be reaped
+            return
+        samples.append((time.perf_counter() - started, int(match.group(1)) * 1024))
+        time.sleep(every)
 
 
 def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) -> dict:
@@ -117,12 +154,12 @@ def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) ->
     for step, arguments in steps:
         command = [sys.executable, "-m", "index.update", *arguments, "--index", str(work), "--quiet"]
         started = time.perf_counter()
-        returncode, stdout, stderr, peak_rss = _run_measured(command, env)
+        run = _run_measured(command, env)
         wall = time.perf_counter() - started
-        if returncode != 0:
-            raise SystemExit(f"the update ({step}) failed ({returncode}):\n{stderr[-3000:]}")
-        embedded = re.search(r"passages embedded (\d+)", stdout)
-        figures[step] = {"wall_s": round(wall, 1), "peak_rss_mib": round(peak_rss / 2**20, 1),
+        if run.returncode != 0:
+            raise SystemExit(f"the update ({step}) failed ({run.returncode}):\n{run.stderr[-3000:]}")
+        embedded = re.search(r"passages embedded (\d+)", run.stdout)
+        figures[step] = {"wall_s": round(wall, 1), "peak_rss_mib": round(run.peak_rss / 2**20, 1),
                          "passages_embedded": int(embedded.group(1)) if embedded else None,
                          "folder_mib_after": folder_mib(work)}
     shutil.rmtree(work)
@@ -302,7 +339,8 @@ def print_table(figures: dict) -> None:
     print(f"\n== {b['passages']:,} passages ({b['articles']:,} articles), {b['model']} ==")
     print(f"build: {b['rebuild_wall_s']} s wall = cutting {b['cutting_s']} s ({b['cutting_passages_per_s']} passages/s)"
           f" + embedding {b['embedding_s']} s ({b['embedding_passages_per_s']} passages/s) + writing {b['writing_s']} s"
-          f" + other {b['other_s']} s; peak RSS {b.get('peak_rss_mib', '?')} MiB")
+          f" + other {b['other_s']} s; peak RSS {b.get('peak_rss_mib', '?')} MiB (sampled: before writing "
+          f"{b.get('peak_rss_before_writing_mib', '?')}, writing {b.get('peak_rss_writing_mib', '?')})")
     print(f"index on disk as built: {d['total_mib']} MiB " + ", ".join(f"{k} {v}" for k, v in d["files_mib"].items()))
     for kind, row in figures["kinds"].items():
         s, r = row["serve"], row["ann_recall"]
