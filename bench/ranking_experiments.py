@@ -22,6 +22,7 @@ import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from index.store import open_index  # noqa: E402
 from search import candidates, normalize  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.evaluate import CUTOFF, DEFAULT_CACHE, DEFAULT_DATA, TASKS, _spread, cached_index, load_task  # noqa: E402
-from search.fusion import RERANK_DEPTH  # noqa: E402
+from search.fusion import DEFAULT_FUSION, RERANK_DEPTH  # noqa: E402
 from search.understanding import understand  # noqa: E402
 from settings import PROJECT_ROOT, Settings  # noqa: E402
 
@@ -48,17 +49,18 @@ GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing 
 
 @dataclass(frozen=True)
 class Variant:
-    """One ranking setting. Defaults are today's fusion (lexical_weight 0.5, coverage_power 1)."""
+    """One ranking setting. Defaults are today's fusion (search.fusion.DEFAULT_FUSION) and no other idea."""
 
-    lexical_weight: float = 0.5  # weight of lexical evidence, queries of more than ``short_terms`` terms
+    lexical_weight: float = DEFAULT_FUSION.lexical_weight  # weight of lexical evidence, queries of more than ``short_terms`` terms
     short_weight: float | None = None  # weight for queries of at most ``short_terms`` terms (None: the same)
     short_terms: int = 3
-    coverage_power: float = 1.0
-    sentence_weight: float = 0.0  # dense cosine := (1 - a) passage cosine + a best-sentence cosine
+    coverage_power: float = DEFAULT_FUSION.coverage_power
+    sentence_weight: float = DEFAULT_FUSION.sentence_weight  # dense cosine := (1 - a) passage cosine + a best-sentence cosine
     feedback_weight: float = 0.0  # dense query := q + b * mean of the top ``feedback_depth`` passages' vectors
     feedback_depth: int = 3
     lead_bonus: float = 0.0  # added to an article's first passage
     second_passage: float = 0.0  # an article's score := best passage + c * its second best
+    stem_weight: float = 0.0  # lexical evidence := (1 - w) * on tokens + w * on hazm stems (a second BM25 field)
 
 
 # The knobs the engine carries, chosen by the protocol; the other Variant fields are ideas measured with
@@ -120,7 +122,10 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
         return [], np.zeros((0, 0)), []
     path = FEATURES / f"{index_dir.name}-f{FEATURE_FORMAT}.pkl"
     if path.exists():
-        return pickle.loads(path.read_bytes())
+        result = pickle.loads(path.read_bytes())
+        if args.stems:
+            add_stem_features(result[0], [q.text for q in task.queries], index_dir)
+        return result
     engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries))
     engine.embed_queries([q.text for q in task.queries])
     features = [query_features(engine, q.text, q.relevant) for q in tqdm(task.queries, desc=f"{name} features")]
@@ -128,7 +133,44 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
     result = (features, vectors, [q.id for q in task.queries])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(result))
+    if args.stems:
+        add_stem_features(features, [q.text for q in task.queries], index_dir)
     return result
+
+
+def add_stem_features(features: list[dict], queries: list[str], index_dir: Path) -> None:
+    """BM25 over hazm stems (k1 1.2, b 0.75 and the IDF of FTS5), as a second lexical field of every
+    passage (its title and text, as the lexical index holds them): each candidate's BM25 share and
+    coverage on stems, beside those on tokens."""
+    import sqlite3
+    from collections import Counter
+
+    from hazm import Stemmer
+
+    from index.lexical import tokens
+
+    stem = lru_cache(maxsize=None)(Stemmer().stem)
+    db = sqlite3.connect(f"file:{(index_dir / 'current' / 'index.sqlite').resolve()}?mode=ro", uri=True)
+    rows = db.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id")
+    bags = [Counter(stem(t) or t for t in tokens(f"{title}\n{text}")) for _, title, text in rows]
+    lengths = np.array([sum(bag.values()) for bag in bags], dtype=np.float64)
+    average = lengths.mean()
+    df = Counter(term for bag in bags for term in bag)
+    n = len(bags)
+    for f, query in zip(features, queries):
+        terms = list(dict.fromkeys(stem(t) or t for t in tokens(query)))
+        idf = {t: max(np.log((n - df[t] + 0.5) / (df[t] + 0.5)), 1e-6) if t in df else 0.0 for t in terms}
+        mass = sum(idf.values()) or 1.0
+        score = np.zeros(len(f["ids"]))
+        matched = np.zeros(len(f["ids"]))
+        for i, pid in enumerate(f["ids"].tolist()):
+            bag, norm = bags[pid], 1.2 * (0.25 + 0.75 * lengths[pid] / average)
+            for t in terms:
+                if bag[t]:
+                    score[i] += idf[t] * bag[t] * 2.2 / (bag[t] + norm)
+                    matched[i] += idf[t]
+        f["stem_lex"] = np.minimum(1.0, score / mass).astype(np.float32)
+        f["stem_cov"] = (matched / mass).astype(np.float32)
 
 
 # ---------------------------------------------------------------- scoring
@@ -143,7 +185,10 @@ def score(f: dict, vectors: np.ndarray, v: Variant) -> np.ndarray:
     def fuse(cos: np.ndarray) -> np.ndarray:
         low, high = float(pool.min()), float(pool.max())
         dense = np.clip((cos - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(cos))
-        evidence = np.where(f["usable"], f["lex"] * f["cov"] ** v.coverage_power, dense)
+        lexical = f["lex"] * f["cov"] ** v.coverage_power
+        if v.stem_weight:
+            lexical = (1 - v.stem_weight) * lexical + v.stem_weight * f["stem_lex"] * f["stem_cov"] ** v.coverage_power
+        evidence = np.where(f["usable"], lexical, dense)
         return (1 - weight) * dense + weight * evidence + v.lead_bonus * (f["pos"] == 0)
 
     fused = fuse(f["cos"])
@@ -234,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--stems", action="store_true",
+                        help="also compute BM25 over hazm stems and let the protocol choose stem_weight")
     parser.add_argument("--variant", type=json.loads, action="append", default=[],
                         help="also report this setting (JSON of Variant fields) on both halves")
     args = parser.parse_args(argv)
@@ -245,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         data[name] = (features, vectors, halves)
     if args.build_only:
         return 0
+    if args.stems:
+        GRID["stem_weight"] = [0.0, 0.25, 0.5, 0.75, 1.0]
     started = time.perf_counter()
     base = Variant()
     report = {"baseline": {h: evaluate(data, base, h) for h in (0, 1)}, "chosen": {}, "variants": []}
