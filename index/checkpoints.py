@@ -30,6 +30,9 @@ BUILDS = "builds"
 CHECKPOINT_FORMAT = 1  # bumped when a shard file's contents change
 
 
+_READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile)
+
+
 @dataclass(frozen=True)
 class Shard:
     """A shard's passages and their vectors, as :func:`index.store.write_version` takes them."""
@@ -79,13 +82,9 @@ class BuildCheckpoint:
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:  # reading a member checks its CRC
-                rows = json.loads(data["passages"].tobytes())
-                vectors, sentence_vectors = data["vectors"], data["sentence_vectors"]
-            by_id = {article.id: article for article in articles}
-            passages = [Passage(aid, position, start, end, by_id[aid].text[start:end], tuple(map(tuple, spans)))
-                        for aid, position, start, end, spans in rows]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raw, vectors, sentence_vectors = self._members(number, "passages", "vectors", "sentence_vectors")
+            passages = _passages(raw, articles)
+        except _READ_ERRORS as error:
             log.warning("checkpoint shard %s is damaged (%s); cutting and embedding it again", path.name, error)
             path.unlink(missing_ok=True)
             return None
@@ -95,16 +94,29 @@ class BuildCheckpoint:
             return None
         return Shard(passages, vectors, sentence_vectors)
 
+    def passages(self, number: int, articles: Sequence[Article], count: int) -> list[Passage]:
+        """Only the passages of finished shard ``number`` (of ``articles``), which must hold ``count``."""
+        return self._counted(number, _passages(self._read_back(number, "passages"), articles), count)
+
     def vectors(self, number: int, member: str, count: int) -> np.ndarray:
         """Only the ``vectors`` or ``sentence_vectors`` of finished shard ``number``, which must hold ``count``."""
+        return self._counted(number, self._read_back(number, member), count)
+
+    def _members(self, number: int, *names: str) -> list[np.ndarray]:
+        with np.load(self.path(number), allow_pickle=False) as data:  # reading a member checks its CRC
+            return [data[name] for name in names]
+
+    def _read_back(self, number: int, member: str) -> np.ndarray:
+        """One member of a shard this run already checked; OSError if it can no longer be read."""
         try:
-            with np.load(self.path(number), allow_pickle=False) as data:
-                vectors = data[member]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            return self._members(number, member)[0]
+        except _READ_ERRORS as error:
             raise OSError(f"checkpoint shard {self.path(number)} cannot be read back ({error}); run the rebuild again") from None
-        if len(vectors) != count:
+
+    def _counted(self, number: int, rows: Any, count: int) -> Any:
+        if len(rows) != count:
             raise OSError(f"checkpoint shard {self.path(number)} changed while the rebuild ran; run it again")
-        return vectors
+        return rows
 
     def save(self, number: int, shard: Shard) -> None:
         """Write shard ``number`` aside, fsync it and rename it into place."""
@@ -119,3 +131,10 @@ class BuildCheckpoint:
         builds = self.folder.parent
         if builds.is_dir() and not any(builds.iterdir()):
             builds.rmdir()
+
+
+def _passages(raw: np.ndarray, articles: Sequence[Article]) -> list[Passage]:
+    """A shard's stored passage rows as passages, their texts cut from ``articles`` again."""
+    by_id = {article.id: article for article in articles}
+    return [Passage(aid, position, start, end, by_id[aid].text[start:end], tuple(map(tuple, spans)))
+            for aid, position, start, end, spans in json.loads(raw.tobytes())]

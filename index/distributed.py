@@ -66,6 +66,7 @@ class RayEmbedding:
     def __exit__(self, *exc: object) -> None:
         import ray
 
+        log.info("Ray: %d actor processes embedded this rebuild's batches", len(self.served_by))
         self._pool = None
         self.actors = 0
         ray.shutdown()

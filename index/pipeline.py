@@ -147,14 +147,10 @@ def _size(shard: Shard | None) -> tuple[int, int, int] | None:
 def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
               sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], VectorBlocks, VectorBlocks]:
     """Every shard's passages read back into one list, and their passage and sentence vectors as blocks that
-    ``write_version`` reads shard by shard (the vectors are never all in memory beside the index it builds)."""
-    passages: list[Passage] = []
-    for number, group in enumerate(groups):
-        shard = checkpoint.load(number, group)
-        if shard is None or _size(shard) != sizes[number]:
-            raise OSError(f"checkpoint shard {checkpoint.path(number)} changed while the rebuild ran; run it again")
-        passages.extend(shard.passages)
+    ``write_version`` reads shard by shard (the vectors are never all in memory beside the index it builds).
+    Each read checks the shard still holds what it held when it was finished (``sizes``)."""
     done = [(number, size) for number, size in enumerate(sizes) if size]
+    passages = [passage for number, size in done for passage in checkpoint.passages(number, groups[number], size[0])]
     dimension = done[0][1][2]
 
     def blocks(member: str, column: int) -> VectorBlocks:
