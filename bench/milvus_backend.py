@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.embedder import Embedder  # noqa: E402
-from index.milvus.collection import connect, create_collection  # noqa: E402
+from index.lexical import stems  # noqa: E402
+from index.milvus.collection import STEMS, WORDS, connect, create_collection  # noqa: E402
 from index.milvus.sync import publish  # noqa: E402
 from index.milvus.sparse import passage_vector  # noqa: E402
 from index.store import open_index  # noqa: E402
@@ -102,9 +103,10 @@ def main() -> None:
         for start in range(0, args.synthetic, 1000):
             vectors = rng.normal(size=(1000, 384)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            client.insert(name, [{"id": start + i, "vector": vectors[i].tolist(),
-                                  "sparse": passage_vector([vocabulary[j] for j in rng.integers(0, 50_000, 10)], 10.0),
-                                  "cat": "politics", "date": "2020-01-01"} for i in range(1000)])
+            terms = [[vocabulary[j] for j in rng.integers(0, 50_000, 10)] for _ in range(1000)]
+            client.insert(name, [{"id": start + i, "vector": vectors[i].tolist(), WORDS: passage_vector(terms[i], 10.0),
+                                  STEMS: passage_vector(stems(terms[i]), 10.0), "cat": "politics",
+                                  "date": "2020-01-01"} for i in range(1000)])
         client.load_collection(name)
         after = rss_mb()
         print(f"\nMilvus Lite, {args.synthetic} synthetic passages: RSS {before:.0f} MB -> {after:.0f} MB, "

@@ -22,7 +22,6 @@ import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.embedder import Embedder  # noqa: E402
 from index.filter import NO_FILTER  # noqa: E402
+from index.lexical import stems  # noqa: E402
 from index.pipeline import Chunking  # noqa: E402
 from index.store import open_index  # noqa: E402
 from search import candidates, normalize  # noqa: E402
@@ -43,7 +43,7 @@ from settings import PROJECT_ROOT, Settings  # noqa: E402
 
 log = logging.getLogger("bench.ranking_experiments")
 FEATURES = PROJECT_ROOT / "var" / "ranking-features"
-FEATURE_FORMAT = 1
+FEATURE_FORMAT = 2
 GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing half for a step to be taken
 
 
@@ -60,7 +60,7 @@ class Variant:
     feedback_depth: int = 3
     lead_bonus: float = 0.0  # added to an article's first passage
     second_passage: float = 0.0  # an article's score := best passage + c * its second best
-    stem_weight: float = 0.0  # lexical evidence := (1 - w) * on tokens + w * on hazm stems (a second BM25 field)
+    stem_weight: float = DEFAULT_FUSION.stem_weight  # lexical evidence := (1 - w) * on words + w * on their hazm stems
 
 
 # The knobs the engine carries, chosen by the protocol; the other Variant fields are ideas measured with
@@ -68,6 +68,7 @@ class Variant:
 GRID = {
     "lexical_weight": [0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7],
     "sentence_weight": [0.0, 0.1, 0.2, 0.3, 0.5],
+    "stem_weight": [0.0, 0.25, 0.5, 0.75, 1.0],
 }
 
 
@@ -77,16 +78,18 @@ GRID = {
 def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
     """Everything the variants need about one query's candidates, as the engine's hybrid reads them."""
     normalized, terms = understand(text)
-    searched = candidates.lexical_terms(engine.lexical, terms)
-    hits = candidates.lexical_hits(engine.lexical, searched, NO_FILTER)
+    words = candidates.lexical_pool(engine.lexical, terms, NO_FILTER)
+    stemmed = candidates.lexical_pool(engine.stem_lexical, stems(terms), NO_FILTER)
     vector = engine.query_vectors.of(normalized)
     dense = candidates.dense_hits(engine.vectors, vector, NO_FILTER)
     dense_ids = dense[0]
-    found = candidates.hybrid_candidates(engine.vectors, engine.lexical, engine.arrays, engine.version.sentence_vectors,
-                                         vector, dense, terms, searched, hits)
+    found = candidates.hybrid_candidates(engine.vectors, engine.arrays, engine.version.sentence_vectors, vector, dense,
+                                         terms, words, stemmed)
     ids, cosine, usable = found.ids, found.cosine, found.usable
-    bm25 = normalize.bm25_share(found.bm25, found.query_mass).astype(np.float32)
-    coverage = normalize.coverage(found.matched, found.query_mass).astype(np.float32)
+    share = {field: normalize.bm25_share(evidence.bm25, evidence.query_mass).astype(np.float32)
+             for field, evidence in (("words", found.tokens), ("stems", found.stems))}
+    coverage = {field: normalize.coverage(evidence.matched, evidence.query_mass).astype(np.float32)
+                for field, evidence in (("words", found.tokens), ("stems", found.stems))}
     first = engine.arrays.sentences.first
     sentence = cosine.copy()
     for i, pid in enumerate(ids.tolist()):
@@ -95,8 +98,9 @@ def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
             sentence[i] = float(np.max(engine.version.sentence_vectors[rows].astype(np.float32) @ vector[0]))
     article_ids, article_of, group_of = engine.arrays.articles
     relevant_group = group_of[article_of == article_ids.index(relevant)][0] if relevant in article_ids else -1
-    return {"ids": ids, "cos": cosine.astype(np.float32), "in_dense": np.isin(ids, dense_ids), "lex": bm25,
-            "cov": coverage, "usable": usable, "sent": sentence.astype(np.float32), "group": group_of[ids],
+    return {"ids": ids, "cos": cosine.astype(np.float32), "in_dense": np.isin(ids, dense_ids), "lex": share["words"],
+            "cov": coverage["words"], "stem_lex": share["stems"], "stem_cov": coverage["stems"], "usable": usable,
+            "sent": sentence.astype(np.float32), "group": group_of[ids],
             "pos": _positions(engine)[ids],
             "relevant_group": int(relevant_group), "terms": len(terms), "vector": vector[0].astype(np.float32)}
 
@@ -122,10 +126,7 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
         return [], np.zeros((0, 0)), []
     path = FEATURES / f"{index_dir.name}-f{FEATURE_FORMAT}.pkl"
     if path.exists():
-        result = pickle.loads(path.read_bytes())
-        if args.stems:
-            add_stem_features(result[0], [q.text for q in task.queries], index_dir)
-        return result
+        return pickle.loads(path.read_bytes())
     engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries))
     engine.embed_queries([q.text for q in task.queries])
     features = [query_features(engine, q.text, q.relevant) for q in tqdm(task.queries, desc=f"{name} features")]
@@ -133,44 +134,7 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
     result = (features, vectors, [q.id for q in task.queries])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(result))
-    if args.stems:
-        add_stem_features(features, [q.text for q in task.queries], index_dir)
     return result
-
-
-def add_stem_features(features: list[dict], queries: list[str], index_dir: Path) -> None:
-    """BM25 over hazm stems (k1 1.2, b 0.75 and the IDF of FTS5), as a second lexical field of every
-    passage (its title and text, as the lexical index holds them): each candidate's BM25 share and
-    coverage on stems, beside those on tokens."""
-    import sqlite3
-    from collections import Counter
-
-    from hazm import Stemmer
-
-    from index.lexical import tokens
-
-    stem = lru_cache(maxsize=None)(Stemmer().stem)
-    db = sqlite3.connect(f"file:{(index_dir / 'current' / 'index.sqlite').resolve()}?mode=ro", uri=True)
-    rows = db.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id")
-    bags = [Counter(stem(t) or t for t in tokens(f"{title}\n{text}")) for _, title, text in rows]
-    lengths = np.array([sum(bag.values()) for bag in bags], dtype=np.float64)
-    average = lengths.mean()
-    df = Counter(term for bag in bags for term in bag)
-    n = len(bags)
-    for f, query in zip(features, queries):
-        terms = list(dict.fromkeys(stem(t) or t for t in tokens(query)))
-        idf = {t: max(np.log((n - df[t] + 0.5) / (df[t] + 0.5)), 1e-6) if t in df else 0.0 for t in terms}
-        mass = sum(idf.values()) or 1.0
-        score = np.zeros(len(f["ids"]))
-        matched = np.zeros(len(f["ids"]))
-        for i, pid in enumerate(f["ids"].tolist()):
-            bag, norm = bags[pid], 1.2 * (0.25 + 0.75 * lengths[pid] / average)
-            for t in terms:
-                if bag[t]:
-                    score[i] += idf[t] * bag[t] * 2.2 / (bag[t] + norm)
-                    matched[i] += idf[t]
-        f["stem_lex"] = np.minimum(1.0, score / mass).astype(np.float32)
-        f["stem_cov"] = (matched / mass).astype(np.float32)
 
 
 # ---------------------------------------------------------------- scoring
@@ -279,8 +243,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--stems", action="store_true",
-                        help="also compute BM25 over hazm stems and let the protocol choose stem_weight")
     parser.add_argument("--variant", type=json.loads, action="append", default=[],
                         help="also report this setting (JSON of Variant fields) on both halves")
     args = parser.parse_args(argv)
@@ -292,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         data[name] = (features, vectors, halves)
     if args.build_only:
         return 0
-    if args.stems:
-        GRID["stem_weight"] = [0.0, 0.25, 0.5, 0.75, 1.0]
     started = time.perf_counter()
     base = Variant()
     report = {"baseline": {h: evaluate(data, base, h) for h in (0, 1)}, "chosen": {}, "variants": []}

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = {"today": SearchEngine(version, embedder, TODAY, query_cache=len(queries)),
                "new": SearchEngine(version, embedder, DEFAULT_FUSION, query_cache=len(queries))}
     engines["today"].embed_queries(queries)
-    engines["new"]._query_vectors = engines["today"]._query_vectors
+    engines["new"].query_vectors = engines["today"].query_vectors
     for engine in engines.values():  # read the per-version tables once, outside the timing
         engine.search(queries[0])
     times: dict[str, list[float]] = {name: [] for name in engines}

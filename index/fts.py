@@ -6,14 +6,17 @@ import sqlite3
 from typing import Sequence
 
 from index.filter import Filter
+from index.lexical import STEMS, TOKENS, Field, has_stems
 from index.lexical_search import LexicalHit, LexicalSearch
 
 
 class FtsLexicalIndex(LexicalSearch):
-    """BM25 queries against the lexical table attached to a connection as ``lex``."""
+    """BM25 queries against one field (:data:`index.lexical.TOKENS` by default) of the lexical index attached
+    to a connection as ``lex``."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, field: Field = TOKENS) -> None:
         self.db = db
+        self.field = field
         # the count written with the table (checked against the rows when the version was opened): counting
         # FTS5 rows reads the whole table, on every new thread's connection
         self.passages = int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'passages'").fetchone()[0])
@@ -23,7 +26,7 @@ class FtsLexicalIndex(LexicalSearch):
         if not terms:
             return {}
         marks = ",".join("?" * len(terms))
-        found = dict(self.db.execute(f"SELECT term, doc FROM lex.lexical_terms WHERE term IN ({marks})", list(terms)))
+        found = dict(self.db.execute(f"SELECT term, doc FROM lex.{self.field.vocabulary} WHERE term IN ({marks})", list(terms)))
         n = self.passages
         return {t: max(math.log((n - found[t] + 0.5) / (found[t] + 0.5)), 1e-6) if t in found else 0.0 for t in terms}
 
@@ -35,22 +38,29 @@ class FtsLexicalIndex(LexicalSearch):
         if not terms:
             return []
         match = " OR ".join(map(_phrase, terms))
+        table = self.field.table
         if filter is None or filter.is_empty:
             rows = self.db.execute(
-                "SELECT rowid, -bm25(lexical) FROM lex.lexical WHERE lexical MATCH ? ORDER BY bm25(lexical) LIMIT ?",
+                f"SELECT rowid, -bm25({table}) FROM lex.{table} WHERE {table} MATCH ? ORDER BY bm25({table}) LIMIT ?",
                 [match, limit]).fetchall()
         else:
             # The full-text match runs once, materialized, and the filter is applied to its hits: with the
             # filter inside the MATCH query SQLite looked each allowed passage up in FTS5, one MATCH per passage.
             allowed, params = filter_sql(filter)
             rows = self.db.execute(
-                "WITH hits AS MATERIALIZED (SELECT rowid AS id, bm25(lexical) AS rank FROM lex.lexical "
-                f"WHERE lexical MATCH ?) SELECT id, -rank FROM hits WHERE id IN ({allowed}) ORDER BY rank LIMIT ?",
+                f"WITH hits AS MATERIALIZED (SELECT rowid AS id, bm25({table}) AS rank FROM lex.{table} "
+                f"WHERE {table} MATCH ?) SELECT id, -rank FROM hits WHERE id IN ({allowed}) ORDER BY rank LIMIT ?",
                 [match, *params, limit]).fetchall()
         holding = {term: {rowid for (rowid,) in self.db.execute(
-            "SELECT rowid FROM lex.lexical WHERE lexical MATCH ?", [_phrase(term)])} for term in terms}
+            f"SELECT rowid FROM lex.{table} WHERE {table} MATCH ?", [_phrase(term)])} for term in terms}
         return [LexicalHit(rowid, score, frozenset([term for term in terms if rowid in holding[term]]))
                 for rowid, score in rows]
+
+
+def stem_index(db: sqlite3.Connection) -> FtsLexicalIndex | None:
+    """BM25 over the stems field of the lexical index attached to ``db``, or None for an index written
+    before stems (lexical format 2)."""
+    return FtsLexicalIndex(db, STEMS) if has_stems(db) else None
 
 
 def filter_sql(filter: Filter) -> tuple[str, list]:

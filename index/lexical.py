@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -14,7 +15,11 @@ import hazm
 
 from index.persian import normalize
 
-LEXICAL_FORMAT = 2  # bump when tokens() changes: an index built with other tokens must be rebuilt
+LEXICAL_FORMAT = 3  # bump when tokens() or stem() change: an index built with other terms must be rebuilt
+# Format 2 is format 3 without the stems table: still read (its hybrid ranks without stem evidence) until the
+# next rebuild or update writes the version again.
+READABLE_FORMATS = ("2", "3")
+STEMS_SINCE = 3
 ZWNJ = "\u200c"
 _TOKEN = re.compile(r"[^\W_]+")
 _WORD = re.compile(r"\S+")  # a word of the original text (ZWNJ is not a space), for highlighting
@@ -23,7 +28,25 @@ SCHEMA = """
 CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE lexical USING fts5(tokens, script UNINDEXED, tokenize = 'ascii');
 CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
+CREATE VIRTUAL TABLE lexical_stems USING fts5(stems, tokenize = 'ascii');
+CREATE VIRTUAL TABLE lexical_stem_terms USING fts5vocab(lexical_stems, 'row');
 """
+
+
+@dataclass(frozen=True)
+class Field:
+    """One BM25 field of the lexical index: its FTS5 table, the column of terms, the fts5vocab table of
+    document frequencies."""
+
+    table: str
+    column: str
+    vocabulary: str
+
+
+TOKENS = Field("lexical", "tokens", "lexical_terms")
+# hazm stems of the same tokens: a second field, so that کتاب matches کتابها without the exact-word field
+# losing its precision; the fusion weighs the two (search.fusion.Fusion.stem_weight, docs/benchmarks.md).
+STEMS = Field("lexical_stems", "stems", "lexical_stem_terms")
 # FTS5's bm25() has k1 = 1.2 and b = 0.75 fixed; :meth:`index.fts.FtsLexicalIndex.idf` is the IDF it uses, so that a
 # query's best possible score can be computed.
 
@@ -71,6 +94,21 @@ def normalized_tokens(normalized: str) -> list[str]:
     return [token for token in _terms_of_normalized(normalized) if token not in stop]
 
 
+_STEMMER = hazm.Stemmer()
+
+
+@lru_cache(maxsize=65536)
+def stem(term: str) -> str:
+    """hazm's stem of one term (suffixes of plurals, comparatives, possessives cut: کتابهایشان → کتاب), or
+    the term itself where nothing would be left. Only Persian suffixes are cut; Latin terms pass unchanged."""
+    return _STEMMER.stem(term) or term
+
+
+def stems(terms: Iterable[str]) -> list[str]:
+    """The :func:`stem` of each term, in order."""
+    return [stem(term) for term in terms]
+
+
 def script(text: str) -> str:
     """The dominant script of ``text``'s letters: "arabic" (Persian, Arabic), "latin", "other" or "none"."""
     counts = {"arabic": 0, "latin": 0, "other": 0}
@@ -98,18 +136,22 @@ def token_script(token: str) -> str | None:
 
 
 def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
-    """Write ``lexical.sqlite``: one FTS5 row per passage, rowid = passage id (0, 1, ...)."""
+    """Write ``lexical.sqlite``: one row per passage in each field, rowid = passage id (0, 1, ...)."""
     db = sqlite3.connect(path)
     count = 0
     try:
         db.executescript(SCHEMA)
-        rows = []
+        rows, stem_rows = [], []
         for count, text in enumerate(passage_texts, start=1):
-            rows.append((count - 1, " ".join(tokens(text)), script(text)))
+            terms = tokens(text)
+            rows.append((count - 1, " ".join(terms), script(text)))
+            stem_rows.append((count - 1, " ".join(stems(terms))))
         db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
+        db.executemany("INSERT INTO lexical_stems(rowid, stems) VALUES (?,?)", stem_rows)
         db.executemany("INSERT INTO lexical_info VALUES (?,?)",
                        [("format", str(LEXICAL_FORMAT)), ("passages", str(count))])
-        db.execute("INSERT INTO lexical(lexical) VALUES ('optimize')")
+        for table in (TOKENS.table, STEMS.table):
+            db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         db.commit()
     finally:
         db.close()
@@ -120,14 +162,22 @@ def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
     """What is wrong with the lexical database attached as ``lex``, or None when it fits the version."""
     try:
         info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
-        rows = db.execute("SELECT count(*) FROM lex.lexical").fetchone()[0]
+        if info.get("format") not in READABLE_FORMATS:
+            return (f"the lexical index has format {info.get('format')!r}, this version of Kavosh reads "
+                    f"{' and '.join(READABLE_FORMATS)}; rebuild the index")
+        fields = (TOKENS, STEMS) if has_stems(db) else (TOKENS,)
+        rows = {field.table: db.execute(f"SELECT count(*) FROM lex.{field.table}").fetchone()[0] for field in fields}
     except sqlite3.DatabaseError as exc:
         return f"the lexical index is damaged ({exc})"
-    if info.get("format") != str(LEXICAL_FORMAT):
-        return f"the lexical index has format {info.get('format')!r}, this version of Kavosh reads {LEXICAL_FORMAT}; rebuild the index"
-    if rows != passages or info.get("passages") != str(passages):
-        return f"the lexical index holds {rows} passages, the version has {passages}"
+    for table, count in rows.items():
+        if count != passages or info.get("passages") != str(passages):
+            return f"the lexical table {table} holds {count} passages, the version has {passages}"
     return None
+
+
+def has_stems(db: sqlite3.Connection) -> bool:
+    """Whether the lexical index attached as ``lex`` has the stems field (format 3 on; see :data:`READABLE_FORMATS`)."""
+    return int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]) >= STEMS_SINCE
 
 
 @lru_cache(maxsize=65536)

@@ -1,7 +1,8 @@
-"""``python -m index.update [SOURCE...] [--delete ID ...]``: add, replace or delete articles in the live index.
+"""``python -m index.update [SOURCE...] [--delete ID ...] [--rewrite]``: add, replace or delete articles in the live index.
 
 Only articles whose title or text changed are embedded again; the result is a new index version,
-verified and switched to atomically like a rebuild.
+verified and switched to atomically like a rebuild. ``--rewrite`` alone writes the live index again in
+this Kavosh's format (an index written before lexical stems gets them) without embedding anything.
 """
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sources", nargs="*", type=Path, help="article files or folders to add or replace")
     parser.add_argument("--delete", nargs="+", default=[], metavar="ID", help="ids of articles to delete")
     parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
+    parser.add_argument("--rewrite", action="store_true",
+                        help="write the index again in the current format (adds stems to an older index); nothing is embedded again")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_source_options(parser)
     args = parser.parse_args(argv)
-    if not args.sources and not args.delete:
-        parser.error("give article files to add or replace, or --delete ID")
+    if not args.sources and not args.delete and not args.rewrite:
+        parser.error("give article files to add or replace, --delete ID, or --rewrite")
     return run(lambda: update(args, settings))
 
 

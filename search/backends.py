@@ -5,7 +5,7 @@ import sqlite3
 import threading
 from typing import Protocol
 
-from index.fts import FtsLexicalIndex
+from index.fts import FtsLexicalIndex, stem_index
 from index.lexical_search import LexicalSearch
 from index.store import IndexUnavailable, IndexVersion
 from settings import Settings
@@ -20,7 +20,10 @@ class Backend(Protocol):
         """Dense search and exact scores (:class:`index.vectors.base.VectorIndex`'s search and score)."""
 
     def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
-        """BM25 search for one thread, given that thread's connection to the version."""
+        """BM25 search over words for one thread, given that thread's connection to the version."""
+
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
+        """BM25 search over stems for one thread, or None where the version (or collection) has no stems."""
 
 
 class LocalBackend:
@@ -33,6 +36,9 @@ class LocalBackend:
 
     def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
         return FtsLexicalIndex(db)
+
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
+        return stem_index(db)
 
 
 class CollectionMissing(IndexUnavailable):
@@ -52,12 +58,12 @@ class MilvusBackend:
 
         self.settings = settings
         self.client = client or connect(settings)
-        self._opened: dict[str, tuple] = {}  # version id -> (collection name, PassageKeys)
+        self._opened: dict[str, tuple] = {}  # version id -> (collection name, PassageKeys, its fields)
         self._opening = threading.Lock()
 
     def _collection(self, version: IndexVersion) -> tuple:
         """The version's collection, checked complete and loaded, and its passage keys (read once per version)."""
-        from index.milvus.collection import COMPLETE, properties, version_collection
+        from index.milvus.collection import COMPLETE, fields, properties, version_collection
         from index.milvus.keys import PassageKeys
 
         with self._opening:
@@ -70,7 +76,7 @@ class MilvusBackend:
             self.client.load_collection(name)  # a no-op where it is loaded; Milvus Lite reopens files released
             db = version.connect()
             try:
-                opened = name, PassageKeys.read(db)
+                opened = name, PassageKeys.read(db), fields(self.client, name)
             finally:
                 db.close()
             self._opened[version.manifest["version"]] = opened
@@ -81,14 +87,24 @@ class MilvusBackend:
     def vectors(self, version: IndexVersion):
         from index.milvus.search import MilvusVectors
 
-        name, keys = self._collection(version)
+        name, keys, _ = self._collection(version)
         return MilvusVectors(self.client, name, int(version.manifest["dimension"]), keys)
 
     def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
         from index.milvus.search import MilvusLexicalSearch
 
-        name, keys = self._collection(version)
+        name, keys, _ = self._collection(version)
         return MilvusLexicalSearch(self.client, name, FtsLexicalIndex(db), keys)
+
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
+        from index.milvus.collection import STEMS
+        from index.milvus.search import MilvusLexicalSearch
+
+        name, keys, collection_fields = self._collection(version)
+        statistics = stem_index(db)
+        if statistics is None or STEMS not in collection_fields:
+            return None
+        return MilvusLexicalSearch(self.client, name, statistics, keys, STEMS)
 
 
 LOCAL = LocalBackend()

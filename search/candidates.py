@@ -21,6 +21,24 @@ LEXICAL_POOL = 1000
 
 
 @dataclass(frozen=True)
+class LexicalPool:
+    """One lexical field's answer to a query: the field's search, the terms it read, the passages holding them."""
+
+    search: LexicalSearch
+    searched: list[str]
+    hits: list[LexicalHit]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One lexical field's raw BM25 evidence about each candidate."""
+
+    bm25: np.ndarray  # 0 where the passage holds no query term
+    matched: np.ndarray  # the summed IDF of the query terms each passage holds
+    query_mass: float  # the query's summed IDF (1 when there are no hits)
+
+
+@dataclass(frozen=True)
 class Candidates:
     """Every candidate passage of a ``hybrid`` query with its raw evidence, for :meth:`Fusion.fuse`."""
 
@@ -28,21 +46,18 @@ class Candidates:
     cosine: np.ndarray  # the exact cosine of each with the query (lexical-only hits too)
     pool_low: float  # the lowest and highest cosine of the dense pool
     pool_high: float
-    bm25: np.ndarray  # 0 where the passage holds no query term
-    matched: np.ndarray  # the summed IDF of the query terms each passage holds
-    query_mass: float  # the query's summed IDF (1 when there are no lexical hits)
+    tokens: Evidence  # BM25 over the query's words
+    stems: Evidence | None  # BM25 over their stems; None where the index has no stems field
     usable: np.ndarray  # where lexical matching can see the passage (see Fusion)
     # the best-sentence cosine of the candidates at the given positions, read only for those the re-rank reaches
     best_sentence: Callable[[np.ndarray], np.ndarray]
 
 
-def lexical_terms(lexical: LexicalSearch, terms: list[str]) -> list[str]:
-    """The terms lexical search reads: all, or the ``MAX_QUERY_TERMS`` rarest of a long query."""
-    return strongest_terms(terms, lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
-
-
-def lexical_hits(lexical: LexicalSearch, terms: list[str], where: Filter) -> list[LexicalHit]:
-    return lexical.search(terms, LEXICAL_POOL, where) if terms else []
+def lexical_pool(lexical: LexicalSearch, terms: list[str], where: Filter) -> LexicalPool:
+    """The ``LEXICAL_POOL`` best BM25 hits of ``terms`` (all, or the ``MAX_QUERY_TERMS`` rarest of a long query)."""
+    terms = list(dict.fromkeys(terms))
+    searched = strongest_terms(terms, lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
+    return LexicalPool(lexical, searched, lexical.search(searched, LEXICAL_POOL, where) if searched else [])
 
 
 def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,
@@ -55,33 +70,41 @@ def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,
     return found[0][keep], scores[0][keep]
 
 
-def hybrid_candidates(vectors: VectorIndex, lexical: LexicalSearch, arrays: PassageArrays,
-                      sentence_vectors: np.ndarray, vector: np.ndarray, dense: tuple[np.ndarray, np.ndarray],
-                      terms: list[str], searched: list[str], hits: list[LexicalHit]) -> Candidates:
-    """Both pools together, each passage with both scores; ``terms`` are the query's, ``searched`` those
-    lexical search read (see :func:`lexical_terms`), ``dense`` a non-empty :func:`dense_hits`."""
+def hybrid_candidates(vectors: VectorIndex, arrays: PassageArrays, sentence_vectors: np.ndarray, vector: np.ndarray,
+                      dense: tuple[np.ndarray, np.ndarray], terms: list[str], tokens: LexicalPool,
+                      stems: LexicalPool | None = None) -> Candidates:
+    """The pools together, each passage with every score; ``terms`` are the query's, ``dense`` a non-empty
+    :func:`dense_hits`, ``tokens`` and ``stems`` the :func:`lexical_pool` of each lexical field."""
     dense_ids, dense_scores = dense
     candidates = dict.fromkeys(dense_ids.tolist())
-    candidates.update((hit.passage_id, None) for hit in hits)
+    for pool in (tokens, stems):
+        if pool is not None:
+            candidates.update((hit.passage_id, None) for hit in pool.hits)
     ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-    bm25 = np.zeros(len(ids))
-    matched = np.zeros(len(ids))
-    query_mass = 1.0
-    if hits:
-        idf = lexical.idf(searched)
-        query_mass = sum(idf.values()) or 1.0
-        position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
-        for hit in hits:
-            i = position[hit.passage_id]
-            bm25[i] = hit.score
-            matched[i] = sum(idf[t] for t in hit.matched)
+    position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
     cosine = vectors.score(vector[0], ids)
 
     def best_sentence(top: np.ndarray) -> np.ndarray:
         return best_sentence_cosine(ids[top], vector[0], cosine[top], arrays.sentences, sentence_vectors)
 
-    return Candidates(ids, cosine, float(dense_scores.min()), float(dense_scores.max()), bm25, matched, query_mass,
-                      _usable(arrays, ids, terms), best_sentence)
+    return Candidates(ids, cosine, float(dense_scores.min()), float(dense_scores.max()), _evidence(tokens, position),
+                      _evidence(stems, position) if stems is not None else None, _usable(arrays, ids, terms),
+                      best_sentence)
+
+
+def _evidence(pool: LexicalPool, position: dict[int, int]) -> Evidence:
+    """A field's BM25 and matched IDF at each candidate's position."""
+    bm25 = np.zeros(len(position))
+    matched = np.zeros(len(position))
+    query_mass = 1.0
+    if pool.hits:
+        idf = pool.search.idf(pool.searched)
+        query_mass = sum(idf.values()) or 1.0
+        for hit in pool.hits:
+            i = position[hit.passage_id]
+            bm25[i] = hit.score
+            matched[i] = sum(idf[t] for t in hit.matched)
+    return Evidence(bm25, matched, query_mass)
 
 
 def best_sentence_cosine(ids: np.ndarray, query: np.ndarray, cosine: np.ndarray, sentences: SentenceSpans,

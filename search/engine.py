@@ -6,6 +6,7 @@ Three methods rank the same candidates: ``dense`` (cosine similarity of E5 embed
 rank articles, each shown by its best passage (:mod:`search.results`)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import closing
@@ -17,6 +18,7 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
+from index.lexical import has_stems, stems
 from index.lexical_search import LexicalSearch
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
@@ -32,6 +34,8 @@ from search.results import Result, SearchResponse, build_results, passage_rows
 from search.understanding import Understood, terms_of, understand
 from search.vector_cache import QUERY_CACHE, QueryVectors
 from settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class SearchEngine:
@@ -54,6 +58,10 @@ class SearchEngine:
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
             self._filter_index = FilterIndex(db, self.arrays.passages)
+            if not has_stems(db):
+                log.warning("index version %s was written before lexical stems; hybrid search ranks without them "
+                            "until `python -m index.update --rewrite` (or any update or rebuild) writes the index again",
+                            version.manifest["version"])
 
     @classmethod
     def open(cls, index_dir: Path, settings: Settings) -> "SearchEngine":
@@ -70,13 +78,20 @@ class SearchEngine:
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
             self._local.lexical = self.backend.lexical(self.version, self._local.db)
+            self._local.stem_lexical = self.backend.stem_lexical(self.version, self._local.db)
         return self._local.db
 
     @property
     def lexical(self) -> LexicalSearch:
-        """This thread's lexical search (over :attr:`db`)."""
+        """This thread's lexical search over words (over :attr:`db`)."""
         self.db  # noqa: B018 (opens this thread's connection)
         return self._local.lexical
+
+    @property
+    def stem_lexical(self) -> LexicalSearch | None:
+        """This thread's lexical search over stems, or None where the index has no stems field."""
+        self.db  # noqa: B018 (opens this thread's connection)
+        return self._local.stem_lexical
 
     # ------------------------------------------------------------------ public API
 
@@ -146,19 +161,20 @@ class SearchEngine:
     # ------------------------------------------------------------------ steps
 
     def _score(self, query: Understood, method: str, where: Filter) -> dict[int, float]:
-        """The score of each candidate passage under ``method``."""
-        searched, hits = [], []
-        if method != "dense":
-            searched = candidates.lexical_terms(self.lexical, query.terms)
-            hits = candidates.lexical_hits(self.lexical, searched, where)
+        """The score of each candidate passage under ``method``; ``lexical`` ranks by BM25 over the words
+        alone (their stems count only as hybrid evidence)."""
         if method == "lexical":
-            return {hit.passage_id: hit.score for hit in hits}
+            return {hit.passage_id: hit.score for hit in candidates.lexical_pool(self.lexical, query.terms, where).hits}
         vector = self.query_vectors.of(query.normalized)
         dense = candidates.dense_hits(self.vectors, vector, where, self._allowed_ids)
         if method == "dense" or not len(dense[0]):
             return dict(zip(dense[0].tolist(), dense[1].tolist()))
-        found = candidates.hybrid_candidates(self.vectors, self.lexical, self.arrays, self.version.sentence_vectors,
-                                             vector, dense, query.terms, searched, hits)
+        words = candidates.lexical_pool(self.lexical, query.terms, where)
+        stemmed = None
+        if self.fusion.stem_weight and self.stem_lexical is not None:
+            stemmed = candidates.lexical_pool(self.stem_lexical, stems(query.terms), where)
+        found = candidates.hybrid_candidates(self.vectors, self.arrays, self.version.sentence_vectors, vector, dense,
+                                             query.terms, words, stemmed)
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
 
     def _rank(self, scores: dict[int, float]) -> list[RankedArticle]:

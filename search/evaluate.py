@@ -32,6 +32,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +42,7 @@ from ir_measures import RR, R, nDCG
 
 from index.articles import Article, article_from_record, read_articles
 from index.embedder import Embedder
+from index.lexical import has_stems
 from index.pipeline import Chunking, build_index, update_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
 from search.backends import LOCAL, Backend, MilvusBackend
@@ -159,11 +161,13 @@ def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path
     index_dir = cache / cache_key(task, embedder.name, chunking, embedder.precision)
     try:
         version = open_index(index_dir)
+        with closing(version.connect()) as db:
+            stemmed = has_stems(db)
         version.close()
         wanted = choose_kind(version.manifest["passages"], vector_index)
-        if version.manifest.get("vector_index", DEFAULT_KIND) != wanted:
+        if version.manifest.get("vector_index", DEFAULT_KIND) != wanted or not stemmed:
             with index_lock(index_dir):
-                log.info("%s: rewriting the vectors of %s as %s", task.name, index_dir, wanted)
+                log.info("%s: rewriting %s (%s vectors%s)", task.name, index_dir, wanted, "" if stemmed else ", stems added")
                 update_index(index_dir, embedder, vector_index=wanted)
         return index_dir
     except IndexUnavailable as exc:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from search import normalize
-from search.candidates import Candidates
+from search.candidates import Candidates, Evidence
 
 RERANK_DEPTH = 100  # passages whose best sentence is compared with the query (see Fusion.sentence_weight)
 
@@ -36,16 +36,20 @@ class Fusion:
     # ``(1 - sentence_weight) * cosine + sentence_weight * best-sentence cosine``: a query that restates one
     # sentence of a long passage (a headline, a question) is matched by that sentence, not diluted by the rest.
     sentence_weight: float = 0.0
+    # The evidence on words and the same evidence on their hazm stems are mixed as
+    # ``(1 - stem_weight) * words + stem_weight * stems`` (words alone where the index has no stems field).
+    stem_weight: float = 0.0
 
     def fuse(self, candidates: Candidates) -> np.ndarray:
         """The fused score of each candidate: its raw scores normalized, then combined; the best
         ``RERANK_DEPTH`` again with their best sentence blended into their cosine."""
-        lexical = normalize.bm25_share(candidates.bm25, candidates.query_mass)
-        coverage = normalize.coverage(candidates.matched, candidates.query_mass)
+        lexical = self.evidence(candidates.tokens)
+        if candidates.stems is not None and self.stem_weight:
+            lexical = (1.0 - self.stem_weight) * lexical + self.stem_weight * self.evidence(candidates.stems)
 
         def fused(cosine: np.ndarray) -> np.ndarray:
             dense = normalize.min_max(cosine, candidates.pool_low, candidates.pool_high)
-            return self.combine(dense, lexical, coverage, candidates.usable)
+            return self.combine(dense, lexical, candidates.usable)
 
         scores = fused(candidates.cosine)
         if self.sentence_weight:
@@ -56,11 +60,17 @@ class Fusion:
             scores[top] = fused(blended)[top]
         return scores
 
-    def combine(self, dense: np.ndarray, lexical: np.ndarray, coverage: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        """The combination of scores already normalized to [0, 1]; ``usable`` marks where lexical evidence counts."""
-        evidence = np.where(usable, lexical * coverage ** self.coverage_power, dense)
+    def evidence(self, field: Evidence) -> np.ndarray:
+        """One lexical field's evidence in [0, 1]: its BM25 share times its coverage to ``coverage_power``."""
+        share = normalize.bm25_share(field.bm25, field.query_mass)
+        return share * normalize.coverage(field.matched, field.query_mass) ** self.coverage_power
+
+    def combine(self, dense: np.ndarray, lexical: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        """The combination of the dense score and the lexical evidence, both in [0, 1]; ``usable`` marks
+        where lexical evidence counts."""
+        evidence = np.where(usable, lexical, dense)
         return (1.0 - self.lexical_weight) * dense + self.lexical_weight * evidence
 
 
 # chosen on the full shared tasks, one half of each task's queries at a time (docs/benchmarks.md, issue 15)
-DEFAULT_FUSION = Fusion(lexical_weight=0.5, sentence_weight=0.1)
+DEFAULT_FUSION = Fusion(lexical_weight=0.5, sentence_weight=0.1, stem_weight=0.75)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index.lexical import token_script
-from search.candidates import Candidates
+from search.candidates import Candidates, Evidence
 from search.engine import SearchEngine
 from search.fusion import DEFAULT_FUSION, Fusion
 
@@ -28,29 +28,42 @@ def test_unusable_lexical_evidence_leaves_the_dense_order():
     dense = np.array([1.0, 0.9, 0.5])
     lexical = np.array([0.0, 1.0, 1.0])
     coverage = np.array([0.0, 1.0, 1.0])
-    fused = DEFAULT_FUSION.combine(dense, lexical, coverage, usable=np.zeros(3, dtype=bool))
+    fused = DEFAULT_FUSION.combine(dense, lexical * coverage, usable=np.zeros(3, dtype=bool))
     assert np.allclose(fused, dense, rtol=0, atol=1e-12)
 
 
 def test_lexical_evidence_counts_by_the_share_of_the_query_matched():
     fusion = Fusion()
     dense = np.array([1.0, 0.9, 0.9])
-    lexical = np.array([0.0, 0.1, 1.0])
-    fused = fusion.combine(dense, lexical, coverage=np.array([0.0, 0.1, 1.0]), usable=np.ones(3, dtype=bool))
+    # BM25 shares 0, 0.1 and 1 of a query of IDF mass 1, holding none, a tenth and all of it
+    evidence = fusion.evidence(Evidence(bm25=np.array([0.0, 0.1, 1.0]), matched=np.array([0.0, 0.1, 1.0]), query_mass=1.0))
+    fused = fusion.combine(dense, evidence, usable=np.ones(3, dtype=bool))
     assert fused[2] > fused[0] > fused[1]  # a full match overrules a close dense lead, a weak one does not
 
 
 def test_fuse_normalizes_raw_scores_before_combining():
     # cosines within the dense pool's range [0.7, 0.9]; BM25 against a query mass of 4; no sentence re-rank
     cosine = np.array([0.9, 0.7, 0.8, 0.6])
-    candidates = Candidates(ids=np.arange(4), cosine=cosine, pool_low=0.7, pool_high=0.9,
-                            bm25=np.array([4.0, 0.0, 8.0, 0.0]), matched=np.array([4.0, 0.0, 2.0, 0.0]),
-                            query_mass=4.0, usable=np.array([True, True, True, False]),
-                            best_sentence=lambda top: cosine[top])
-    fused = Fusion(lexical_weight=0.5, sentence_weight=0.0).fuse(candidates)
+    words = Evidence(bm25=np.array([4.0, 0.0, 8.0, 0.0]), matched=np.array([4.0, 0.0, 2.0, 0.0]), query_mass=4.0)
+    candidates = Candidates(ids=np.arange(4), cosine=cosine, pool_low=0.7, pool_high=0.9, tokens=words, stems=None,
+                            usable=np.array([True, True, True, False]), best_sentence=lambda top: cosine[top])
+    fused = Fusion(lexical_weight=0.5, sentence_weight=0.0, stem_weight=0.75).fuse(candidates)
     # full match at the top of the pool; no term at its bottom; BM25 share capped at 1, half the query
-    # covered; an unusable passage below the pool keeps its (clipped) dense score
+    # covered; an unusable passage below the pool keeps its (clipped) dense score; no stems field: words alone
     assert np.allclose(fused, [1.0, 0.0, 0.5 * 0.5 + 0.5 * 1.0 * 0.5, 0.0])
+
+
+def test_stem_evidence_is_mixed_with_word_evidence_by_its_weight():
+    cosine = np.array([0.9, 0.7, 0.8])
+    words = Evidence(bm25=np.array([4.0, 0.0, 0.0]), matched=np.array([4.0, 0.0, 0.0]), query_mass=4.0)
+    stemmed = Evidence(bm25=np.array([4.0, 4.0, 0.0]), matched=np.array([4.0, 4.0, 0.0]), query_mass=4.0)
+    candidates = Candidates(ids=np.arange(3), cosine=cosine, pool_low=0.7, pool_high=0.9, tokens=words, stems=stemmed,
+                            usable=np.ones(3, dtype=bool), best_sentence=lambda top: cosine[top])
+    fused = Fusion(lexical_weight=0.5, sentence_weight=0.0, stem_weight=0.75).fuse(candidates)
+    # passage 1 holds the query's stems but not its words (کتاب for کتابها): three quarters of full evidence
+    assert np.allclose(fused, [1.0, 0.5 * 0.0 + 0.5 * 0.75, 0.5 * 0.5 + 0.0])
+    without = Fusion(lexical_weight=0.5, sentence_weight=0.0, stem_weight=0.0).fuse(candidates)
+    assert np.allclose(without, [1.0, 0.0, 0.25])
 
 
 def test_english_query_over_persian_text_ranks_as_without_lexical_evidence(search_engine):

@@ -13,6 +13,7 @@ import pytest
 
 from index.articles import Article, read_articles
 from index.filter import Filter
+from index.lexical import stems
 from index.milvus.__main__ import main as milvus_command
 from index.milvus.collection import connect, expression, live_alias, version_collection
 from index.milvus.keys import PassageKeys, row_key
@@ -86,11 +87,17 @@ def test_milvus_ranks_the_sample_queries_as_the_local_backend(search_engine, mil
 
 
 @pytest.mark.slow
-def test_bm25_from_sparse_vectors_equals_fts5(search_engine, milvus_engine):
+@pytest.mark.parametrize("field", ["words", "stems"])
+def test_bm25_from_sparse_vectors_equals_fts5(search_engine, milvus_engine, field):
     for query in queries():
         terms = understand(query).terms
-        local = {hit.passage_id: hit for hit in search_engine.lexical.search(terms, 1000)}
-        milvus = {hit.passage_id: hit for hit in milvus_engine.lexical.search(terms, 1000)}
+        if field == "stems":
+            terms = stems(terms)
+            local_search, milvus_search = search_engine.stem_lexical, milvus_engine.stem_lexical
+        else:
+            local_search, milvus_search = search_engine.lexical, milvus_engine.lexical
+        local = {hit.passage_id: hit for hit in local_search.search(terms, 1000)}
+        milvus = {hit.passage_id: hit for hit in milvus_search.search(terms, 1000)}
         assert set(milvus) == set(local), query
         for passage_id, hit in local.items():
             assert milvus[passage_id].score == pytest.approx(hit.score, rel=1e-4), query
@@ -142,6 +149,37 @@ def test_a_rebuilds_version_gets_a_new_collection_and_the_alias_moves(sample_ind
     assert milvus_client.has_collection(first)  # the previous one stays while servers may read it
     answer = SearchEngine(version, embedder, backend=MilvusBackend(milvus_settings, milvus_client)).search("تلسکوپ")
     assert {r.article_id for r in answer.results} <= {a.id for a in articles}
+
+
+def test_a_collection_made_before_stems_is_filled_and_searched_without_them(embedder, tmp_path, caplog):
+    from pymilvus import DataType
+
+    from index.pipeline import build_index
+
+    settings = Settings.from_env({"KAVOSH_BACKEND": "milvus", "KAVOSH_MILVUS_URI": str(tmp_path / "old.db")})
+    client = connect(settings)
+    articles = read_articles([SAMPLE / "articles.jsonl"])[:5]
+    with index_lock(tmp_path / "index"):
+        build_index(articles, tmp_path / "index", embedder)
+    version = open_index(tmp_path / "index")
+    # the schema collections had before stems: one sparse field
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(version.manifest["dimension"]))
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("cat", DataType.VARCHAR, max_length=512)
+    schema.add_field("date", DataType.VARCHAR, max_length=10)
+    indexes = client.prepare_index_params()
+    indexes.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})
+    indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_collection(version_collection(settings, version), schema=schema, index_params=indexes)
+
+    assert publish(version, settings, client).rows == version.manifest["passages"]
+    assert "made before stems" in caplog.text
+    engine = SearchEngine(version, embedder, backend=MilvusBackend(settings, client))
+    assert engine.stem_lexical is None and engine.lexical.search(understand("تلسکوپ").terms, 10)
+    assert {r.article_id for r in engine.search("تلسکوپ").results} <= {a.id for a in articles}
+    client.close()
 
 
 def test_passage_keys_map_milvus_rows_back_to_passage_ids():

@@ -23,6 +23,9 @@ FIELDS_CAT = 512
 MEAN_LENGTH = "kavosh.mean_length"
 COMPLETE = "kavosh.complete"
 SYNCED = "kavosh.synced"
+# The sparse fields: BM25 weights of a passage's words, and of their stems (collections made before stems lack it)
+WORDS = "sparse"
+STEMS = "stems"
 
 
 class MilvusUnavailable(IndexUnavailable):
@@ -70,6 +73,11 @@ def properties(client: MilvusClient, name: str) -> dict[str, str]:
     return dict(client.describe_collection(name).get("properties", {}))
 
 
+def fields(client: MilvusClient, name: str) -> set[str]:
+    """The names of a collection's fields."""
+    return {field["name"] for field in client.describe_collection(name)["fields"]}
+
+
 def record(client: MilvusClient, name: str, **facts: str) -> None:
     """Record facts on a collection (collection properties, kept by Milvus with the collection)."""
     client.alter_collection_properties(name, properties=facts)
@@ -108,16 +116,19 @@ def _quoted(text: str) -> str:
 
 def create_collection(client: MilvusClient, name: str, dimension: int) -> None:
     """An empty collection: passage key (:mod:`index.milvus.keys`), dense vector (HNSW, inner product),
-    BM25 sparse vector (inverted index, inner product), and the article fields filters and fusion read."""
+    BM25 sparse vectors of words and of stems (inverted index, inner product), and the article fields
+    filters and fusion read."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field(WORDS, DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field(STEMS, DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("cat", DataType.VARCHAR, max_length=FIELDS_CAT)
     schema.add_field("date", DataType.VARCHAR, max_length=10)
     indexes = client.prepare_index_params()
     indexes.add_index("vector", index_type="HNSW", metric_type="IP", params=HNSW)
-    indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    for sparse in (WORDS, STEMS):
+        indexes.add_index(sparse, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection(name, schema=schema, index_params=indexes)
 
 

@@ -11,7 +11,7 @@ from pymilvus import MilvusClient
 
 from index.filter import Filter
 from index.lexical_search import LexicalHit, LexicalSearch
-from index.milvus.collection import SEARCH_EF, expression
+from index.milvus.collection import SEARCH_EF, WORDS, expression
 from index.milvus.keys import PassageKeys
 from index.milvus.sparse import query_vector, term_dimension
 from index.vectors.base import Allowed
@@ -95,14 +95,17 @@ class MilvusVectors:
 
 
 class MilvusLexicalSearch(LexicalSearch):
-    """BM25 in Milvus over the product's own terms: the query's sparse vector holds the IDFs that
-    ``statistics`` (the version's own lexical index, per thread) computes, so scores equal FTS5's."""
+    """BM25 in Milvus over the product's own terms, in one sparse ``field`` (words or stems): the query's
+    sparse vector holds the IDFs that ``statistics`` (the same field of the version's own lexical index,
+    per thread) computes, so scores equal FTS5's."""
 
-    def __init__(self, client: MilvusClient, collection: str, statistics: LexicalSearch, keys: PassageKeys) -> None:
+    def __init__(self, client: MilvusClient, collection: str, statistics: LexicalSearch, keys: PassageKeys,
+                 field: str = WORDS) -> None:
         self.client = client
         self.collection = collection
         self.statistics = statistics
         self.keys = keys
+        self.field = field
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         return self.statistics.idf(terms)
@@ -112,14 +115,14 @@ class MilvusLexicalSearch(LexicalSearch):
         weights = query_vector(self.idf(terms))
         if not weights:
             return []
-        answers = self.client.search(self.collection, data=[weights], anns_field="sparse", limit=limit,
-                                     filter=expression(filter), output_fields=["sparse"],
+        answers = self.client.search(self.collection, data=[weights], anns_field=self.field, limit=limit,
+                                     filter=expression(filter), output_fields=[self.field],
                                      search_params={"metric_type": "IP"})
         dimensions = {term: term_dimension(term) for term in terms}
         passages = self.keys.passages(np.array([hit["id"] for hit in answers[0]], dtype=np.int64))
         hits = []
         for hit, passage_id in zip(answers[0], passages.tolist()):
-            held = hit["entity"]["sparse"]
+            held = hit["entity"][self.field]
             matched = frozenset(term for term, dimension in dimensions.items() if dimension in held)
             if matched and hit["distance"] > 0 and passage_id != -1:  # -1: another version's row
                 hits.append(LexicalHit(passage_id, float(hit["distance"]), matched))

@@ -10,8 +10,9 @@ import numpy as np
 from pymilvus import MilvusClient
 from tqdm import tqdm
 
-from index.milvus.collection import (COMPLETE, FIELDS_CAT, INSERT_ROWS, MEAN_LENGTH, SYNCED, connect,
-                                     create_collection, properties, record, switch_live, version_collection)
+from index.lexical import stems
+from index.milvus.collection import (COMPLETE, FIELDS_CAT, INSERT_ROWS, MEAN_LENGTH, STEMS, SYNCED, WORDS, connect,
+                                     create_collection, fields, properties, record, switch_live, version_collection)
 from index.milvus.keys import KEY_COLUMNS, PassageKeys, row_key
 from index.milvus.sparse import average_length, passage_vector
 from index.store import IndexUnavailable, IndexVersion, open_index, open_version
@@ -67,7 +68,11 @@ def publish(version: IndexVersion, settings: Settings, client: MilvusClient | No
         record(client, name, **{SYNCED: "none"})  # before any write: a sync cut short claims no version
     missing = [row for row, wanted in zip(rows, ~np.isin(keys, held)) if wanted]
     gone = held[~np.isin(held, keys)]
-    _insert(client, name, version, missing, float(facts[MEAN_LENGTH]), progress)
+    with_stems = STEMS in fields(client, name)
+    if not with_stems:
+        log.warning("Milvus collection %s was made before stems: hybrid search there ranks without them until a "
+                    "rebuild starts a new collection", name)
+    _insert(client, name, version, missing, float(facts[MEAN_LENGTH]), with_stems, progress)
     for start in range(0, len(gone), KEY_BATCH):
         client.delete(name, ids=gone[start:start + KEY_BATCH].tolist())
     client.load_collection(name)  # a no-op where it is loaded
@@ -133,14 +138,20 @@ def _rows(version: IndexVersion) -> list[tuple]:
 
 
 def _insert(client: MilvusClient, name: str, version: IndexVersion, rows: list[tuple], mean_length: float,
-            progress: bool) -> None:
-    """Write rows with their vectors (read from the version) and BM25 weights (at the collection's mean
-    length). Upserts, so that a row written twice (a retried sync) stays one row."""
+            with_stems: bool, progress: bool) -> None:
+    """Write rows with their vectors (read from the version) and BM25 weights of words and, ``with_stems``,
+    of their stems (both at the collection's mean length: a passage has as many stems as words). Upserts,
+    so that a row written twice (a retried sync) stays one row."""
     with tqdm(total=len(rows), unit="passage", desc="publishing to Milvus", disable=not progress or not rows) as bar:
         for start in range(0, len(rows), INSERT_ROWS):
             batch = rows[start:start + INSERT_ROWS]
             vectors = version.vectors.vectors(np.array([row[0] for row in batch], dtype=np.int64))
-            client.upsert(name, [{"id": key, "vector": vector.tolist(), "sparse": passage_vector(tokens.split(), mean_length),
-                                  "cat": cat[:FIELDS_CAT], "date": date_text[:10]}
-                                 for (_, key, cat, date_text, tokens), vector in zip(batch, vectors)])
+            written = []
+            for (_, key, cat, date_text, tokens), vector in zip(batch, vectors):
+                row = {"id": key, "vector": vector.tolist(), WORDS: passage_vector(tokens.split(), mean_length),
+                       "cat": cat[:FIELDS_CAT], "date": date_text[:10]}
+                if with_stems:
+                    row[STEMS] = passage_vector(stems(tokens.split()), mean_length)
+                written.append(row)
+            client.upsert(name, written)
             bar.update(len(batch))
