@@ -82,7 +82,9 @@ def hybrid_candidates(vectors: VectorIndex, arrays: PassageArrays, sentence_vect
             candidates.update((hit.passage_id, None) for hit in pool.hits)
     ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
     position = {passage_id: i for i, passage_id in enumerate(ids.tolist())}
-    cosine = vectors.score(vector[0], ids)
+    # the dense pool comes first, with the cosines its search gave; only the lexical hits outside it are scored
+    cosine = np.concatenate([np.asarray(dense_scores, dtype=np.float32),
+                             np.asarray(vectors.score(vector[0], ids[len(dense_ids):]), dtype=np.float32)])
 
     def best_sentence(top: np.ndarray) -> np.ndarray:
         return best_sentence_cosine(ids[top], vector[0], cosine[top], arrays.sentences, sentence_vectors)
@@ -100,10 +102,13 @@ def _evidence(pool: LexicalPool, position: dict[int, int]) -> Evidence:
     if pool.hits:
         idf = pool.search.idf(pool.searched)
         query_mass = sum(idf.values()) or 1.0
+        mass_of: dict[frozenset[str], float] = {}  # hits share few distinct sets of matched terms
         for hit in pool.hits:
             i = position[hit.passage_id]
             bm25[i] = hit.score
-            matched[i] = sum(idf[t] for t in hit.matched)
+            if hit.matched not in mass_of:
+                mass_of[hit.matched] = sum(idf[t] for t in hit.matched)
+            matched[i] = mass_of[hit.matched]
     return Evidence(bm25, matched, query_mass)
 
 

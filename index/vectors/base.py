@@ -106,7 +106,8 @@ class VectorIndex(ABC):
     def search(self, queries: np.ndarray, k: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest passages of each query, best first: (ids, scores), each of shape
         (len(queries), at most k); a row with fewer hits is padded with id -1. ``allowed`` restricts the
-        passages; None searches all."""
+        passages; None searches all. A search may miss neighbours (approximate indexes), but the scores of
+        what it finds are the exact inner products, as :meth:`score` gives them."""
 
     @abstractmethod
     def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
