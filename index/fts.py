@@ -30,7 +30,8 @@ class FtsLexicalIndex(LexicalSearch):
         n = self.passages
         return {t: max(math.log((n - found[t] + 0.5) / (found[t] + 0.5)), 1e-6) if t in found else 0.0 for t in terms}
 
-    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None) -> list[LexicalHit]:
+    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None,
+               matched: bool = True) -> list[LexicalHit]:
         """Only rowids and scores are read: which terms each hit holds comes from one rowid-only query per
         term, answered from FTS5's index alone. Reading the hits' token text instead took most of a
         search's lexical time."""
@@ -51,6 +52,8 @@ class FtsLexicalIndex(LexicalSearch):
                 f"WITH hits AS MATERIALIZED (SELECT rowid AS id, bm25({table}) AS rank FROM lex.{table} "
                 f"WHERE {table} MATCH ?) SELECT id, -rank FROM hits WHERE id IN ({allowed}) ORDER BY rank LIMIT ?",
                 [match, *params, limit]).fetchall()
+        if not matched:
+            return [LexicalHit(rowid, score, frozenset()) for rowid, score in rows]
         holding = {term: {rowid for (rowid,) in self.db.execute(
             f"SELECT rowid FROM lex.{table} WHERE {table} MATCH ?", [_phrase(term)])} for term in terms}
         return [LexicalHit(rowid, score, frozenset([term for term in terms if rowid in holding[term]]))

@@ -17,16 +17,18 @@ MAX_QUERY_TERMS = 32
 class LexicalHit:
     passage_id: int
     score: float  # BM25, higher is better
-    matched: frozenset[str]  # the query terms found in the passage
+    matched: frozenset[str]  # the query terms found in the passage (empty when the search was not asked for them)
 
 
 class LexicalSearch(ABC):
     """BM25 over the passages of one index version."""
 
     @abstractmethod
-    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None) -> list[LexicalHit]:
+    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None,
+               matched: bool = True) -> list[LexicalHit]:
         """Passages holding any of ``terms``, best BM25 first, at most ``limit``; ``filter`` restricts
-        them to the articles it keeps."""
+        them to the articles it keeps. With ``matched=False`` each hit's ``matched`` is left empty: which
+        terms a hit holds costs another read of every term's postings, and only hybrid's coverage needs it."""
 
     @abstractmethod
     def idf(self, terms: Sequence[str]) -> dict[str, float]:

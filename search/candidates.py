@@ -53,11 +53,12 @@ class Candidates:
     best_sentence: Callable[[np.ndarray], np.ndarray]
 
 
-def lexical_pool(lexical: LexicalSearch, terms: list[str], where: Filter) -> LexicalPool:
-    """The ``LEXICAL_POOL`` best BM25 hits of ``terms`` (all, or the ``MAX_QUERY_TERMS`` rarest of a long query)."""
+def lexical_pool(lexical: LexicalSearch, terms: list[str], where: Filter, matched: bool = True) -> LexicalPool:
+    """The ``LEXICAL_POOL`` best BM25 hits of ``terms`` (all, or the ``MAX_QUERY_TERMS`` rarest of a long query);
+    ``matched=False`` when the terms each hit holds are not needed (see :meth:`LexicalSearch.search`)."""
     terms = list(dict.fromkeys(terms))
     searched = strongest_terms(terms, lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
-    return LexicalPool(lexical, searched, lexical.search(searched, LEXICAL_POOL, where) if searched else [])
+    return LexicalPool(lexical, searched, lexical.search(searched, LEXICAL_POOL, where, matched) if searched else [])
 
 
 def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,

@@ -164,7 +164,8 @@ class SearchEngine:
         """The score of each candidate passage under ``method``; ``lexical`` ranks by BM25 over the words
         alone (their stems count only as hybrid evidence)."""
         if method == "lexical":
-            return {hit.passage_id: hit.score for hit in candidates.lexical_pool(self.lexical, query.terms, where).hits}
+            hits = candidates.lexical_pool(self.lexical, query.terms, where, matched=False).hits
+            return {hit.passage_id: hit.score for hit in hits}
         vector = self.query_vectors.of(query.normalized)
         dense = candidates.dense_hits(self.vectors, vector, where, self._allowed_ids)
         if method == "dense" or not len(dense[0]):

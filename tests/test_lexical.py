@@ -61,6 +61,9 @@ def test_bm25_prefers_rarer_terms_and_more_of_them(tmp_path):
     assert {hit.passage_id for hit in hits} == {0, 1, 2, 3}
     assert {hit.passage_id: hit.matched for hit in hits} == {
         0: {"تیم", "فوتبال", "لیگ"}, 1: {"تیم", "لیگ"}, 2: {"تیم"}, 3: {"فوتبال"}}
+    bare = FtsLexicalIndex(index).search(tokens("تیم فوتبال لیگ"), 10, matched=False)
+    assert [(hit.passage_id, hit.score) for hit in bare] == [(hit.passage_id, hit.score) for hit in hits]
+    assert all(hit.matched == frozenset() for hit in bare)  # not looked up when not asked for
     idf = FtsLexicalIndex(index).idf(["تیم", "استقلال", "ناشناخته"])
     assert idf["استقلال"] > idf["تیم"] and idf["ناشناخته"] == 0.0
 

@@ -110,20 +110,23 @@ class MilvusLexicalSearch(LexicalSearch):
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         return self.statistics.idf(terms)
 
-    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None) -> list[LexicalHit]:
+    def search(self, terms: Sequence[str], limit: int, filter: Filter | None = None,
+               matched: bool = True) -> list[LexicalHit]:
         terms = list(dict.fromkeys(terms))
         weights = query_vector(self.idf(terms))
         if not weights:
             return []
         answers = self.client.search(self.collection, data=[weights], anns_field=self.field, limit=limit,
-                                     filter=expression(filter), output_fields=[self.field],
+                                     filter=expression(filter), output_fields=[self.field] if matched else [],
                                      search_params={"metric_type": "IP"})
         dimensions = {term: term_dimension(term) for term in terms}
         passages = self.keys.passages(np.array([hit["id"] for hit in answers[0]], dtype=np.int64))
         hits = []
         for hit, passage_id in zip(answers[0], passages.tolist()):
-            held = hit["entity"][self.field]
-            matched = frozenset(term for term, dimension in dimensions.items() if dimension in held)
-            if matched and hit["distance"] > 0 and passage_id != -1:  # -1: another version's row
-                hits.append(LexicalHit(passage_id, float(hit["distance"]), matched))
+            if hit["distance"] <= 0 or passage_id == -1:  # -1: another version's row
+                continue
+            held = hit["entity"][self.field] if matched else {}
+            holds = frozenset(term for term, dimension in dimensions.items() if dimension in held)
+            if holds or not matched:
+                hits.append(LexicalHit(passage_id, float(hit["distance"]), holds))
         return hits
