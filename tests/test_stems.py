@@ -15,20 +15,14 @@ from index.articles import Article
 from index.filter import NO_FILTER
 from index.fts import FtsLexicalIndex, stem_index
 from index.layout import LEXICAL, MANIFEST
-from index.lexical import STEMS, has_stems, stem, stems, tokens, write_lexical
+from index.lexical import STEMS, has_stems, stem, stems, tokens
 from index.store import IndexDamaged, file_facts, index_lock, open_index
 from search import candidates
 from search.engine import SearchEngine
 from search.understanding import understand
+from tests.test_lexical import lexical_db
 
 BOOKS = ["کتاب‌های تازه در نمایشگاه فروخته شد", "کتابی درباره تاریخ ایران خواندم", "هوای تهران امروز آفتابی است"]
-
-
-def _attached(tmp_path: Path, texts: list[str]) -> sqlite3.Connection:
-    write_lexical(tmp_path / "lexical.sqlite", texts)
-    db = sqlite3.connect(":memory:")
-    db.execute("ATTACH DATABASE ? AS lex", (str(tmp_path / "lexical.sqlite"),))
-    return db
 
 
 def test_stems_cut_persian_suffixes_and_leave_latin_alone():
@@ -40,7 +34,7 @@ def test_stems_cut_persian_suffixes_and_leave_latin_alone():
 
 
 def test_the_stems_field_finds_other_forms_the_words_field_misses(tmp_path):
-    db = _attached(tmp_path, BOOKS)
+    db = lexical_db(tmp_path, BOOKS)
     assert has_stems(db)
     assert FtsLexicalIndex(db).search(tokens("کتاب"), 10) == []  # the words are کتابها and کتابی
     hits = FtsLexicalIndex(db, STEMS).search(stems(tokens("کتاب")), 10)
