@@ -18,6 +18,15 @@ from search.passage_arrays import PassageArrays, SentenceSpans
 # first pages.
 DENSE_POOL = 1000
 LEXICAL_POOL = 1000
+# Where KAVOSH_STEMS=auto has hybrid search the stems field too. FTS5 scores every passage holding a query
+# term, so the stems search costs in proportion to the archive: +4.8 ms a query at 5,063 passages, +52 ms
+# at 10^5 (docs/benchmarks.md); up to here it costs about 10 ms at most, for its measured gain in ranking.
+STEMS_UP_TO = 20_000
+
+
+def searches_stems(setting: str, passages: int) -> bool:
+    """Whether hybrid searches the stems field of an index of ``passages`` passages under ``KAVOSH_STEMS``."""
+    return setting == "on" or (setting == "auto" and passages <= STEMS_UP_TO)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
-                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL) -> None:
+                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL, stem_search: str = "auto") -> None:
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
@@ -54,11 +54,14 @@ class SearchEngine:
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self.query_vectors = QueryVectors(embedder, query_cache)
         self.arrays = PassageArrays(version)
+        # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
+        self.stem_search = stem_search
+        self.searches_stems = candidates.searches_stems(stem_search, int(version.manifest["passages"]))
         self._local = threading.local()
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
             self._filter_index = FilterIndex(db, self.arrays.passages)
-            if not has_stems(db):
+            if self.searches_stems and not has_stems(db):
                 log.warning("index version %s was written before lexical stems; hybrid search ranks without them "
                             "until `python -m index.update --rewrite` (or any update or rebuild) writes the index again",
                             version.manifest["version"])
@@ -70,7 +73,7 @@ class SearchEngine:
         version = open_index(index_dir, load_vectors=False)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
         return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
-                   backend=backend_for(settings))
+                   backend=backend_for(settings), stem_search=settings.stem_search)
 
     @property
     def db(self):
@@ -172,7 +175,7 @@ class SearchEngine:
             return dict(zip(dense[0].tolist(), dense[1].tolist()))
         words = candidates.lexical_pool(self.lexical, query.terms, where)
         stemmed = None
-        if self.fusion.stem_weight and self.stem_lexical is not None:
+        if self.searches_stems and self.fusion.stem_weight and self.stem_lexical is not None:
             stemmed = candidates.lexical_pool(self.stem_lexical, stems(query.terms), where)
         found = candidates.hybrid_candidates(self.vectors, self.arrays, self.version.sentence_vectors, vector, dense,
                                              query.terms, words, stemmed)

@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         task.queries = _spread(task.queries, args.limit)
         engine = SearchEngine(open_index(index_dir), embedder, query_cache=len(task.queries),
-                              backend=_backend(args.backend, settings, name, open_index(index_dir)))
+                              backend=_backend(args.backend, settings, name, open_index(index_dir)),
+                              stem_search=settings.stem_search)
         engine.embed_queries([query.text for query in task.queries])
         results[name] = run_task(task, engine, args.methods)
         results[name]["queries"] = {"count": len(task.queries), "articles": len(task.articles)}
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             "model": embedder.name,
             "precision": embedder.precision,
             "fusion": asdict(DEFAULT_FUSION),
+            "stems": settings.stem_search,
             "results": results,
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,11 @@ from index.layout import LEXICAL, MANIFEST
 from index.lexical import STEMS, has_stems, stem, stems, tokens
 from index.store import IndexDamaged, file_facts, index_lock, open_index
 from search import candidates
+from search.candidates import STEMS_UP_TO, searches_stems
 from search.engine import SearchEngine
+from search.fusion import DEFAULT_FUSION
 from search.understanding import understand
+from settings import Settings
 from tests.test_lexical import lexical_db
 
 BOOKS = ["کتاب‌های تازه در نمایشگاه فروخته شد", "کتابی درباره تاریخ ایران خواندم", "هوای تهران امروز آفتابی است"]
@@ -124,3 +127,22 @@ def test_open_refuses_a_stems_field_that_lost_rows(books_index, tmp_path):
     (version / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(IndexDamaged, match="lexical_stems holds 2 passages, the version has 3"):
         open_index(damaged)
+
+
+def test_auto_searches_stems_only_where_they_are_cheap():
+    assert searches_stems("auto", STEMS_UP_TO) and not searches_stems("auto", STEMS_UP_TO + 1)
+    assert searches_stems("on", 10**7) and not searches_stems("off", 10)
+    assert Settings.from_env({}).stem_search == "auto"
+    assert Settings.from_env({"KAVOSH_STEMS": "OFF"}).stem_search == "off"
+    with pytest.raises(ValueError, match="KAVOSH_STEMS must be one of auto, on, off"):
+        Settings.from_env({"KAVOSH_STEMS": "yes"})
+
+
+def test_stem_search_off_ranks_as_without_stems(books_index, embedder):
+    version = open_index(books_index)
+    off = SearchEngine(version, embedder, stem_search="off")
+    weightless = SearchEngine(version, embedder, replace(DEFAULT_FUSION, stem_weight=0.0))
+    assert not off.searches_stems and SearchEngine(version, embedder).searches_stems
+    for query in ("کتاب", "کتاب‌های تاریخ"):
+        assert off._score(understand(query), "hybrid", NO_FILTER) == \
+            weightless._score(understand(query), "hybrid", NO_FILTER)
