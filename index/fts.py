@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from functools import cached_property
 from typing import Sequence
 
+import numpy as np
+
 from index.filter import Filter
+from index.filter_index import FilterIndex
 from index.lexical import STEMS, TOKENS, Field, has_stems
 from index.lexical_search import LexicalHit, LexicalSearch
 
@@ -14,9 +18,11 @@ class FtsLexicalIndex(LexicalSearch):
     """BM25 queries against one field (:data:`index.lexical.TOKENS` by default) of the lexical index attached
     to a connection as ``lex``."""
 
-    def __init__(self, db: sqlite3.Connection, field: Field = TOKENS) -> None:
+    def __init__(self, db: sqlite3.Connection, field: Field = TOKENS, filters: FilterIndex | None = None) -> None:
         self.db = db
         self.field = field
+        if filters is not None:  # the engine's, read once per version; else read on the first filtered search
+            self.filters = filters
         # the count written with the table (checked against the rows when the version was opened): counting
         # FTS5 rows reads the whole table, on every new thread's connection
         self.passages = int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'passages'").fetchone()[0])
@@ -40,47 +46,45 @@ class FtsLexicalIndex(LexicalSearch):
             return []
         match = " OR ".join(map(_phrase, terms))
         table = self.field.table
+        cursor = self.db.cursor()
+        cursor.row_factory = None  # plain tuples: a sqlite3.Row per posting costs more than reading it
         if filter is None or filter.is_empty:
-            rows = self.db.execute(
+            rows = cursor.execute(
                 f"SELECT rowid, -bm25({table}) FROM lex.{table} WHERE {table} MATCH ? ORDER BY bm25({table}) LIMIT ?",
                 [match, limit]).fetchall()
         else:
-            # The full-text match runs once, materialized, and the filter is applied to its hits: with the
-            # filter inside the MATCH query SQLite looked each allowed passage up in FTS5, one MATCH per passage.
-            allowed, params = filter_sql(filter)
-            rows = self.db.execute(
-                f"WITH hits AS MATERIALIZED (SELECT rowid AS id, bm25({table}) AS rank FROM lex.{table} "
-                f"WHERE {table} MATCH ?) SELECT id, -rank FROM hits WHERE id IN ({allowed}) ORDER BY rank LIMIT ?",
-                [match, *params, limit]).fetchall()
+            rows = self._filtered(cursor, match, filter, limit)
         if not matched:
             return [LexicalHit(rowid, score, frozenset()) for rowid, score in rows]
-        holding = {term: {rowid for (rowid,) in self.db.execute(
+        holding = {term: {rowid for (rowid,) in cursor.execute(
             f"SELECT rowid FROM lex.{table} WHERE {table} MATCH ?", [_phrase(term)])} for term in terms}
         return [LexicalHit(rowid, score, frozenset([term for term in terms if rowid in holding[term]]))
                 for rowid, score in rows]
 
+    def _filtered(self, cursor: sqlite3.Cursor, match: str, filter: Filter, limit: int) -> list[tuple[int, float]]:
+        """The ``limit`` best hits the filter keeps: the full-text match runs once, and its hits are kept by
+        the per-passage category and day arrays (:class:`FilterIndex`), so the cost follows the hits, not
+        the passages the filter allows (a SQL join over those grew with the archive: issue 12)."""
+        table = self.field.table
+        found = cursor.execute(f"SELECT rowid, -bm25({table}) FROM lex.{table} WHERE {table} MATCH ?", [match]).fetchall()
+        if not found:
+            return []
+        ids = np.fromiter((rowid for rowid, _ in found), dtype=np.int64, count=len(found))
+        scores = np.fromiter((score for _, score in found), dtype=np.float64, count=len(found))
+        keep = np.flatnonzero(self.filters.mask(filter)[ids])
+        best = keep[np.lexsort((ids[keep], -scores[keep]))[:limit]]  # best first; equal scores by passage id
+        return list(zip(ids[best].tolist(), scores[best].tolist()))
 
-def stem_index(db: sqlite3.Connection) -> FtsLexicalIndex | None:
+    @cached_property
+    def filters(self) -> FilterIndex:
+        """Each passage's category and day, read from the version's database when none was given."""
+        return FilterIndex(self.db, self.passages)
+
+
+def stem_index(db: sqlite3.Connection, filters: FilterIndex | None = None) -> FtsLexicalIndex | None:
     """BM25 over the stems field of the lexical index attached to ``db``, or None for an index written
     before stems (lexical format 2)."""
-    return FtsLexicalIndex(db, STEMS) if has_stems(db) else None
-
-
-def filter_sql(filter: Filter) -> tuple[str, list]:
-    """A SELECT of the passage ids of the articles ``filter`` keeps (over ``main.passages`` / ``main.articles``),
-    with its parameters."""
-    conditions, params = [], []
-    if filter.category is not None:
-        conditions.append("a.cat = ?")
-        params.append(filter.category)
-    if filter.date_from is not None:
-        conditions.append("a.date >= ?")  # NULL dates fail every comparison: undated articles drop out
-        params.append(filter.date_from.isoformat())
-    if filter.date_to is not None:
-        conditions.append("a.date <= ?")
-        params.append(filter.date_to.isoformat())
-    sql = "SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id"
-    return (sql + " WHERE " + " AND ".join(conditions) if conditions else sql), params
+    return FtsLexicalIndex(db, STEMS, filters) if has_stems(db) else None
 
 
 def _phrase(term: str) -> str:

@@ -5,6 +5,7 @@ import sqlite3
 import threading
 from typing import Protocol
 
+from index.filter_index import FilterIndex
 from index.fts import FtsLexicalIndex, stem_index
 from index.lexical_search import LexicalSearch
 from index.store import IndexUnavailable, IndexVersion
@@ -19,10 +20,11 @@ class Backend(Protocol):
     def vectors(self, version: IndexVersion):
         """Dense search and exact scores (:class:`index.vectors.base.VectorIndex`'s search and score)."""
 
-    def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
-        """BM25 search over words for one thread, given that thread's connection to the version."""
+    def lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch:
+        """BM25 search over words for one thread, given that thread's connection to the version and the
+        version's per-passage filter arrays."""
 
-    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
         """BM25 search over stems for one thread, or None where the version (or collection) has no stems."""
 
 
@@ -34,11 +36,11 @@ class LocalBackend:
     def vectors(self, version: IndexVersion):
         return version.vectors
 
-    def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
-        return FtsLexicalIndex(db)
+    def lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch:
+        return FtsLexicalIndex(db, filters=filters)
 
-    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
-        return stem_index(db)
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
+        return stem_index(db, filters)
 
 
 class CollectionMissing(IndexUnavailable):
@@ -90,13 +92,14 @@ class MilvusBackend:
         name, keys, _ = self._collection(version)
         return MilvusVectors(self.client, name, int(version.manifest["dimension"]), keys)
 
-    def lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch:
+    def lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch:
+        """Milvus filters by its own article fields; ``filters`` is not needed."""
         from index.milvus.search import MilvusLexicalSearch
 
         name, keys, _ = self._collection(version)
         return MilvusLexicalSearch(self.client, name, FtsLexicalIndex(db), keys)
 
-    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection) -> LexicalSearch | None:
+    def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
         from index.milvus.collection import STEMS
         from index.milvus.search import MilvusLexicalSearch
 

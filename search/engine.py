@@ -24,7 +24,7 @@ from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
 from search.backends import LOCAL, Backend, backend_for
 from search.facets import count as count_facets
-from search.filter_index import FilterIndex
+from index.filter_index import FilterIndex
 from search.fusion import DEFAULT_FUSION, Fusion
 from search.highlights import Highlight, highlights
 from search.passage_arrays import PassageArrays
@@ -80,8 +80,8 @@ class SearchEngine:
         """This thread's read-only connection to the version's database (lexical index attached)."""
         if not hasattr(self._local, "db"):
             self._local.db = self.version.connect()
-            self._local.lexical = self.backend.lexical(self.version, self._local.db)
-            self._local.stem_lexical = self.backend.stem_lexical(self.version, self._local.db)
+            self._local.lexical = self.backend.lexical(self.version, self._local.db, self._filter_index)
+            self._local.stem_lexical = self.backend.stem_lexical(self.version, self._local.db, self._filter_index)
         return self._local.db
 
     @property

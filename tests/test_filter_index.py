@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index.filter import Filter
-from search.filter_index import FilterIndex
+from index.filter_index import FilterIndex
 
 ARTICLES = [  # id, cat, date
     ("a", "sports", "2018-03-01"),
