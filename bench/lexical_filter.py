@@ -39,16 +39,11 @@ from search.understanding import understand  # noqa: E402
 
 
 def filter_sql(where: Filter) -> tuple[str, list]:
-    """The passage ids a filter keeps, as the SQL the earlier plans used, with its parameters."""
-    conditions, params = [], []
-    if where.category is not None:
-        conditions.append("a.cat = ?")
-        params.append(where.category)
-    if where.date_from is not None:
-        conditions.append("a.date >= ?")
-        params.append(where.date_from.isoformat())
+    """The passage ids a filter (category, start date) keeps, as the SQL the earlier plans used, with its parameters."""
+    wanted = {"a.cat = ?": where.category, "a.date >= ?": where.date_from.isoformat() if where.date_from else None}
+    kept = {condition: value for condition, value in wanted.items() if value is not None}
     sql = "SELECT p.id FROM main.passages p JOIN main.articles a ON a.id = p.article_id"
-    return (sql + " WHERE " + " AND ".join(conditions) if conditions else sql), params
+    return (sql + " WHERE " + " AND ".join(kept) if kept else sql), list(kept.values())
 
 
 def headline_medians(db: sqlite3.Connection, lexical: FtsLexicalIndex, queries: list[list[str]],
