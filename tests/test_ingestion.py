@@ -2,7 +2,11 @@
 import json
 from pathlib import Path
 
-from index.articles import IngestReport, read_articles
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.articles import _SURELY_KEPT, IngestReport, has_text, read_articles
+from index.persian import normalize
 
 FARS_RECORD = {
     "title": "سفر وزیر خارجه به مسکو",
@@ -124,3 +128,19 @@ def test_unparseable_date_keeps_the_article_and_warns(tmp_path: Path) -> None:
     (article,) = read_articles([path], report)
     assert article.date is None
     assert report.warnings and "yesterday" in report.warnings[0][1]
+
+
+def test_letters_taken_as_text_without_normalizing_survive_normalization() -> None:
+    kept = [chr(code) for code in range(0x20, 0x10000) if _SURELY_KEPT.fullmatch(chr(code))]
+    assert len(kept) > 100 and all(normalize(char) for char in kept)
+
+
+# the characters that decide whether a record has text: letters hazm keeps or deletes (tatweel, small waw,
+# ligatures of diacritics), diacritics, ZWNJ and other invisibles, spaces, punctuation, digits
+_TRICKY = "اب یکي1۱aـۥﱞﹰًٌُّ\u200c\u200b\u200d\ufeff \n\t.،؟!-ﷺ"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_TRICKY, max_size=12))
+def test_has_text_agrees_with_normalizing(text: str) -> None:
+    assert has_text(text) == bool(normalize(text))
