@@ -35,18 +35,16 @@ CREATE VIRTUAL TABLE lexical_stem_terms USING fts5vocab(lexical_stems, 'row');
 
 @dataclass(frozen=True)
 class Field:
-    """One BM25 field of the lexical index: its FTS5 table, the column of terms, the fts5vocab table of
-    document frequencies."""
+    """One BM25 field of the lexical index: its FTS5 table and the fts5vocab table of its document frequencies."""
 
     table: str
-    column: str
     vocabulary: str
 
 
-TOKENS = Field("lexical", "tokens", "lexical_terms")
+TOKENS = Field("lexical", "lexical_terms")
 # hazm stems of the same tokens: a second field, so that کتاب matches کتابها without the exact-word field
 # losing its precision; the fusion weighs the two (search.fusion.Fusion.stem_weight, docs/benchmarks.md).
-STEMS = Field("lexical_stems", "stems", "lexical_stem_terms")
+STEMS = Field("lexical_stems", "lexical_stem_terms")
 # FTS5's bm25() has k1 = 1.2 and b = 0.75 fixed; :meth:`index.fts.FtsLexicalIndex.idf` is the IDF it uses, so that a
 # query's best possible score can be computed.
 
