@@ -6,7 +6,8 @@
 Prints, per precision, the median passages per second (passage and sentence vectors, as a build computes
 them), the median time of one query embedded alone, their ratios against bf16 in this same run, and the
 cosine of each precision's vectors to the fp32 ones (mean, min). The precisions take turns on every repeat
-and every query, so that a change in the machine's load falls on all of them. ``--profile`` adds ONNX Runtime's
+(passages) and in blocks of all the queries (queries), so that a change in the machine's load falls on all of
+them. ``--profile`` adds ONNX Runtime's
 per-operator times of the int8 model on those passages.
 """
 from __future__ import annotations
@@ -46,16 +47,25 @@ def passage_rates(embedders: dict[str, Embedder], texts: list[str], ranges: list
     return {name: (statistics.median(rates[name]), vectors[name]) for name in embedders}
 
 
-def query_times(embedders: dict[str, Embedder], queries: list[str]) -> dict[str, tuple[float, np.ndarray]]:
-    """Median milliseconds of one query embedded alone, the embedders taking turns on every query."""
+def query_times(embedders: dict[str, Embedder], queries: list[str],
+                rounds: int = 4) -> dict[str, tuple[float, np.ndarray]]:
+    """Median milliseconds of one query embedded alone. Each precision embeds all the queries in a block, and
+    the blocks take turns over ``rounds`` (order reversed every round), so that the load falls on all of them.
+    Blocks, not turns on every query: a server embeds all its queries with one precision, and turns slowed
+    every precision (measured in one run: int8 10.4-11.6 ms a query taking turns, 3.58 ms in blocks; bf16
+    36-40 ms against 23-25 ms; docs/benchmarks.md), presumably each runtime's threads spinning on after a call
+    while the other's wanted the cores."""
     times: dict[str, list[float]] = {name: [] for name in embedders}
-    vectors: dict[str, list[np.ndarray]] = {name: [] for name in embedders}
-    for query in queries:
-        for name, embedder in embedders.items():
-            started = time.perf_counter()
-            vectors[name].append(embedder.embed_queries([query])[0])
-            times[name].append(time.perf_counter() - started)
-    return {name: (1000 * statistics.median(times[name]), np.array(vectors[name])) for name in embedders}
+    vectors: dict[str, np.ndarray] = {}
+    for turn in range(rounds):
+        for name in (list(embedders) if turn % 2 == 0 else list(embedders)[::-1]):
+            embedded = []
+            for query in queries:
+                started = time.perf_counter()
+                embedded.append(embedders[name].embed_queries([query])[0])
+                times[name].append(time.perf_counter() - started)
+            vectors[name] = np.array(embedded)
+    return {name: (1000 * statistics.median(times[name]), vectors[name]) for name in embedders}
 
 
 def profile_int8(embedder: Embedder, texts: list[str]) -> None:
@@ -84,7 +94,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--sample", type=int, default=240, help="passages, evenly spaced over the Fars News build")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--queries", type=int, default=200, help="single queries timed per precision")
+    parser.add_argument("--queries", type=int, default=200, help="single queries timed per precision and round")
+    parser.add_argument("--rounds", type=int, default=4, help="blocks of queries per precision")
     parser.add_argument("--profile", action="store_true", help="per-operator times of the int8 model")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -106,7 +117,7 @@ def main() -> None:
     for embedder in embedders.values():
         embedder.embed_queries(queries[:3])  # warm-up
     passages_by = passage_rates(embedders, texts, ranges, args.repeats)
-    queries_by = query_times(embedders, queries)
+    queries_by = query_times(embedders, queries, args.rounds)
     results = {name: (*passages_by[name], *queries_by[name]) for name in embedders}
 
     base_rate, base_ms = results["bf16"][0], results["bf16"][2]

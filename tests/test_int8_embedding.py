@@ -118,3 +118,16 @@ def test_precision_setting_is_checked() -> None:
     assert Settings.from_env({}).precision == "auto"
     with pytest.raises(ValueError, match="KAVOSH_PRECISION must be one of auto, fp32, bf16, int8"):
         Settings.from_env({"KAVOSH_PRECISION": "int4"})
+
+
+@pytest.mark.slow
+def test_int8_tokenizes_as_the_hugging_face_tokenizer(int8_embedder, fars_passages) -> None:
+    """The int8 path calls the tokenizer's Rust core directly; it must give the ids the wrapped tokenizer gives,
+    truncation at the model's limit included."""
+    backend = int8_embedder.backend
+    long_text = " ".join(text for text, _ in fars_passages)  # far past max_tokens
+    texts = ["query: " + fars_passages[0][0][:80], "passage: Tehran خبرگزاری فارس 1405", "", "  ", long_text]
+    for text in texts:
+        expected = backend.tokenizer([text], truncation=True, max_length=backend.max_tokens)["input_ids"][0]
+        assert backend.core.encode(text).ids == expected
+    assert len(backend.core.encode(long_text).ids) == backend.max_tokens
