@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-import hazm
 
 from index.persian import normalize
 
@@ -72,8 +71,10 @@ very was we were what when where which while who whom why will with would you yo
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     """hazm's Persian stop words (single-word entries, as :func:`tokens` writes them) and English function words."""
+    from hazm import stopwords_list  # on first use, as index.persian imports hazm
+
     words = set(ENGLISH_STOP_WORDS)
-    for word in hazm.stopwords_list():
+    for word in stopwords_list():
         found = _raw_tokens(word.replace("_", " "))
         if len(found) == 1:
             words.add(found[0])
@@ -92,14 +93,18 @@ def normalized_tokens(normalized: str) -> list[str]:
     return [token for token in _terms_of_normalized(normalized) if token not in stop]
 
 
-_STEMMER = hazm.Stemmer()
+@lru_cache(maxsize=1)
+def _stemmer():
+    from hazm import Stemmer  # on first use, as index.persian imports hazm
+
+    return Stemmer()
 
 
 @lru_cache(maxsize=65536)
 def stem(term: str) -> str:
     """hazm's stem of one term (suffixes of plurals, comparatives, possessives cut: کتابهایشان → کتاب), or
     the term itself where nothing would be left. Only Persian suffixes are cut; Latin terms pass unchanged."""
-    return _STEMMER.stem(term) or term
+    return _stemmer().stem(term) or term
 
 
 def stems(terms: Iterable[str]) -> list[str]:

@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from hazm import sent_tokenize
 
 from index.articles import Article
 from index.persian import normalize
@@ -38,6 +37,8 @@ class Passage:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in ``text``, covering every non-blank character;
     a line break always ends a sentence."""
+    from hazm import sent_tokenize  # here, not at the top: see index.persian._normalizer
+
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
         starts, cursor = [line.start()], line.start()

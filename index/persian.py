@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-from hazm import Normalizer
-
-_normalizer = Normalizer()
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates: not encodable
 _ZWNJ = "\u200c"
@@ -24,10 +22,20 @@ _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200d-\u200f\u202a-\u202e\u2060-\u2
 _NOTHING_VISIBLE = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cn"}
 
 
+@lru_cache(maxsize=1)
+def _normalizer():
+    """hazm's normalizer, made on first use: importing hazm (scikit-learn, nltk) and making it take seconds, which a
+    command that normalizes nothing (a deletion, ``index.info``) need not pay. The same holds for hazm's other
+    imports (index.lexical, index.passages)."""
+    from hazm import Normalizer
+
+    return Normalizer()
+
+
 def normalize(text: str) -> str:
     """Return the canonical form of ``text`` used for embedding and lexical matching."""
     text = _INVISIBLE.sub("", _CONTROL.sub(" ", text).replace("\u200b", " "))
-    text = _normalizer.normalize(text).translate(_DIGITS).strip()
+    text = _normalizer().normalize(text).translate(_DIGITS).strip()
     if all(char == _ZWNJ or char.isspace() or unicodedata.category(char) in _NOTHING_VISIBLE for char in text):
         return ""
     return text
