@@ -19,7 +19,7 @@ class FilterIndex:
     millisecond per million passages), instead of a SQL join over every passage of the category or
     date range on each query, which grew with the archive (seconds at 10^5 passages, issue 12)."""
 
-    def __init__(self, db: sqlite3.Connection, passages: int) -> None:
+    def __init__(self, db: sqlite3.Connection, passages: int, deleted: np.ndarray | None = None) -> None:
         codes: dict[str, int] = {}
         self.category_of = np.full(passages, NO_CATEGORY, dtype=np.int32)
         self.day_of = np.full(passages, UNDATED, dtype=np.int32)
@@ -29,10 +29,11 @@ class FilterIndex:
             if day:
                 self.day_of[passage_id] = date.fromisoformat(day).toordinal()
         self.codes = codes
+        self.deleted = deleted  # passages of deleted articles (index.tombstones): no filter keeps them
 
     def mask(self, where: Filter) -> np.ndarray:
         """True for each passage the filter keeps."""
-        keep = np.ones(len(self.category_of), dtype=bool)
+        keep = np.ones(len(self.category_of), dtype=bool) if self.deleted is None else ~self.deleted
         if where.category is not None:
             code = self.codes.get(where.category)
             if code is None:

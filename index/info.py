@@ -12,14 +12,19 @@ from settings import Settings
 
 
 def describe(index_dir: Path) -> dict[str, Any]:
-    """The live version's manifest facts plus its categories and date range, read from its database."""
+    """The live version's manifest facts plus its categories and date range, read from its database; counts
+    leave out articles deleted since the last merge (``deleted_articles``)."""
     version = open_index(index_dir)
-    facts = {key: version.manifest[key] for key in ("version", "model", "dimension", "articles", "passages", "built_at")}
+    facts = {key: version.manifest[key] for key in ("version", "model", "dimension", "built_at")}
+    facts.update(articles=version.live_articles, passages=version.live_passages,
+                 deleted_articles=len(version.tombstones.articles))
+    live, parameters = version.tombstones.excluded("id")
     db = version.connect()
     try:
         facts["categories"] = {cat: n for cat, n in db.execute(
-            "SELECT cat, COUNT(*) FROM articles WHERE cat != '' GROUP BY cat ORDER BY COUNT(*) DESC, cat")}
-        first, last, dated = db.execute("SELECT MIN(date), MAX(date), COUNT(date) FROM articles").fetchone()
+            f"SELECT cat, COUNT(*) FROM articles WHERE cat != ''{live} GROUP BY cat ORDER BY COUNT(*) DESC, cat", parameters)}
+        first, last, dated = db.execute(f"SELECT MIN(date), MAX(date), COUNT(date) FROM articles WHERE 1{live}",
+                                        parameters).fetchone()
     finally:
         db.close()
     facts["dates"] = {"first": first, "last": last, "dated_articles": dated}
@@ -40,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
-    for key in ("version", "model", "dimension", "articles", "passages", "built_at"):
+    for key in ("version", "model", "dimension", "articles", "passages", "deleted_articles", "built_at"):
         print(f"{key}: {facts[key]}")
     dates = facts["dates"]
     print(f"dates: {dates['first'] or '-'} to {dates['last'] or '-'} ({dates['dated_articles']} articles dated)")

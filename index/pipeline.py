@@ -30,6 +30,7 @@ from index.store import (
     stored_passages,
     write_version,
 )
+from index.changes import UpdateResult
 from index.vectors.base import VectorBlocks
 from settings import Settings
 
@@ -158,21 +159,6 @@ def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
                             lambda: (checkpoint.vectors(number, member, size[column]) for number, size in done))
 
     return passages, blocks("vectors", 0), blocks("sentence_vectors", 1)
-
-
-@dataclass
-class UpdateResult:
-    """What an update changed: articles added, replaced (re-embedded), kept as they were, deleted."""
-
-    version: Path
-    added: list[str]
-    replaced: list[str]
-    unchanged: list[str]
-    metadata_only: list[str]
-    deleted: list[str]
-    unknown_deletions: list[str]
-    embedded_passages: int
-    reused_passages: int
 
 
 def update_index(

@@ -83,10 +83,12 @@ def write_database(path: Path, articles: Sequence[Article], passages: Sequence[P
 
 
 def stored_articles(version: IndexVersion) -> dict[str, Article]:
-    """Every article of a version, in index order, as it was ingested."""
+    """Every article of a version (but those deleted since its last merge), in index order, as it was ingested."""
+    live, parameters = version.tombstones.excluded("id")
     db = version.connect()
     try:
-        rows = db.execute("SELECT id, title, text, link, cat, subcat, tags, date, lang, source FROM articles ORDER BY rowid")
+        rows = db.execute("SELECT id, title, text, link, cat, subcat, tags, date, lang, source FROM articles "
+                          f"WHERE 1{live} ORDER BY rowid", parameters)
         return {
             row["id"]: Article(row["id"], row["title"], row["text"], row["link"], row["cat"], row["subcat"],
                                json.loads(row["tags"]), row["date"], row["lang"], row["source"])
@@ -97,14 +99,17 @@ def stored_articles(version: IndexVersion) -> dict[str, Article]:
 
 
 def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.ndarray, np.ndarray]]:
-    """Each article's passages in order, with their vectors and their sentences' vectors, read back from a version."""
+    """Each article's passages in order, with their vectors and their sentences' vectors, read back from a version
+    (but those of articles deleted since its last merge)."""
+    live, parameters = version.tombstones.excluded("article_id")
     db = version.connect()
     try:
         sentences: dict[int, list[tuple[int, int, int]]] = {}
         for rowid, passage_id, start, end in db.execute("SELECT rowid, passage_id, start, end FROM sentences ORDER BY rowid"):
             sentences.setdefault(passage_id, []).append((rowid - 1, start, end))
         grouped: dict[str, list[tuple[int, Passage, list[int]]]] = {}
-        for row in db.execute("SELECT id, article_id, position, start, end, text FROM passages ORDER BY article_id, position"):
+        for row in db.execute("SELECT id, article_id, position, start, end, text FROM passages "
+                              f"WHERE 1{live} ORDER BY article_id, position", parameters):
             spans = sentences.get(row["id"], [])
             passage = Passage(row["article_id"], row["position"], row["start"], row["end"], row["text"],
                               tuple((start, end) for _, start, end in spans))

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import uuid
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +28,7 @@ from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES
 from index.lexical import write_lexical
 from index.lock import index_lock
 from index.passages import Passage
+from index.tombstones import TOMBSTONES
 from index.records import content_hash, stored_articles, stored_passages, write_database
 from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
@@ -35,7 +37,7 @@ from index.verify import IndexVersion, open_index, open_version, require_model
 __all__ = ["DATABASE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "SENTENCES", "IndexBusy", "IndexDamaged",
            "IndexMissing", "IndexUnavailable", "IndexVersion", "ModelMismatch", "content_hash", "crash_point",
            "index_lock", "live_path", "open_index", "open_version", "remove_leftovers", "require_model",
-           "stored_articles", "stored_passages", "write_database", "write_version"]
+           "stored_articles", "stored_passages", "write_database", "write_deletions", "write_version"]
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,7 @@ def write_version(
         raise ValueError(f"{len(passages)} passages but {vectors.rows} vectors")
     if sum(len(p.sentences) for p in passages) != sentence_vectors.rows:
         raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {sentence_vectors.rows} sentence vectors")
-    version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    versions = index_dir / "versions"
-    versions.mkdir(parents=True, exist_ok=True)
-    tmp = versions / f".tmp-{version_id}"
-    tmp.mkdir()
+    version_id, tmp = _new_folder(index_dir)
     try:
         ids = np.arange(len(passages), dtype=np.int64)
         write_database(tmp / DATABASE, articles, passages)
@@ -89,24 +87,77 @@ def write_version(
             "vector_parameters": vector_index.parameters,
             "articles": len(articles),
             "passages": len(passages),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": _now(),
             "files": {name: file_facts(tmp / name) for name in (DATABASE, *backend.files, LEXICAL, SENTENCES)},
             **build_info,
         }
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
         open_version(tmp, verify_checksums=True).close()
-        crash_point("verified")
-        final = versions / version_id
-        os.rename(tmp, final)
-        fsync_dir(versions)
-        crash_point("renamed")
+        final = _make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    log.info("index version %s is live: %d articles, %d passages", version_id, len(articles), len(passages))
+    return final
+
+
+def write_deletions(index_dir: Path, live: IndexVersion, article_ids: Sequence[str]) -> Path:
+    """Make live a version that is ``live`` with ``article_ids`` (articles it holds) deleted, by tombstones
+    (:mod:`index.tombstones`): every file of ``live`` is hard-linked, never copied or read whole, so the cost
+    is that of the deleted articles. Call under :func:`index_lock`."""
+    with closing(live.connect()) as db:
+        tombstones = live.tombstones.adding(db, article_ids)
+    version_id, tmp = _new_folder(index_dir)
+    try:
+        files = {name: facts for name, facts in live.manifest["files"].items() if name != TOMBSTONES}
+        for name in files:
+            os.link(live.path / name, tmp / name)  # a version is never written again, so sharing its files is safe
+        write_durably(tmp / TOMBSTONES, tombstones.to_json())
+        crash_point("tombstones-written")
+        manifest = {**live.manifest, "version": version_id, "built_at": _now(),
+                    "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
+                    "files": {**files, TOMBSTONES: file_facts(tmp / TOMBSTONES)}}
+        write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+        crash_point("manifest-written")
+        # the linked files are the live version's own (verified when it was written): their sizes and counts
+        # are checked, the tombstones' checksum too, without reading the archive's files again
+        for name in files:
+            if not os.path.samefile(tmp / name, live.path / name):
+                raise IndexDamaged(f"{tmp}: {name} is not the live version's file")
+        open_version(tmp, load_vectors=False).close()  # checks the tombstones' checksum too
+        final = _make_live(index_dir, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("index version %s is live: %d articles deleted, %d in all since the last merge", version_id,
+             len(tombstones.articles) - len(live.tombstones.articles), len(tombstones.articles))
+    return final
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _new_folder(index_dir: Path) -> tuple[str, Path]:
+    """A new version id and the folder it is written in, beside the live one (``versions/.tmp-<id>``)."""
+    version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    tmp = versions / f".tmp-{version_id}"
+    tmp.mkdir()
+    return version_id, tmp
+
+
+def _make_live(index_dir: Path, tmp: Path) -> Path:
+    """Rename a written and verified version folder to its final name and switch ``current`` to it."""
+    crash_point("verified")
+    final = tmp.parent / tmp.name[len(".tmp-"):]
+    os.rename(tmp, final)
+    fsync_dir(tmp.parent)
+    crash_point("renamed")
     switch_to(index_dir, final)
     crash_point("switched")
-    log.info("index version %s is live: %d articles, %d passages", version_id, len(articles), len(passages))
     remove_leftovers(index_dir)
     return final
 

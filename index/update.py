@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from index.articles import IngestReport, read_articles
+from index.changes import UpdateResult, delete_articles
 from index.cli import add_source_options, nothing_read, publish, run
 from index.store import IndexMissing, index_lock, open_index, remove_leftovers
 from settings import Settings
@@ -38,12 +39,17 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
     if not args.index.is_dir():  # taking the lock would create the folder: a mistyped --index must not
         raise IndexMissing(f"no index in {args.index}: build one with `python -m index.rebuild SOURCE --index {args.index}`")
     with index_lock(args.index), logging_redirect_tqdm():
+        remove_leftovers(args.index)
+        live = open_index(args.index, load_vectors=False)  # read when an update needs them, not for deletions
+        if args.delete and not args.sources and not args.rewrite:
+            result = delete_articles(args.index, live, args.delete)  # tombstones: no model, nothing read whole
+            if result is not None:
+                publish(args.index, settings, progress=not args.quiet)
+                return _report(result)
         # torch and the model load only once the lock is held: a second run is refused at once, not after them
         from index.embedder import Embedder
         from index.pipeline import update_index
 
-        remove_leftovers(args.index)
-        live = open_index(args.index)
         report = IngestReport()
         articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if args.sources and not articles and not args.delete:
@@ -54,6 +60,10 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
         publish(args.index, settings, progress=not args.quiet)
     if args.sources:
         print(report.summary(indexed=len(articles)))
+    return _report(result)
+
+
+def _report(result: UpdateResult) -> int:
     print(
         f"added {len(result.added)}, replaced {len(result.replaced)}, metadata only {len(result.metadata_only)}, "
         f"unchanged {len(result.unchanged)}, deleted {len(result.deleted)}; "

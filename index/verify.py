@@ -12,6 +12,7 @@ import numpy as np
 
 from index.errors import IndexDamaged, IndexMissing, ModelMismatch
 from index.lexical import check_lexical
+from index.tombstones import Tombstones
 from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.vectors.base import VectorIndex, VectorIndexError
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
@@ -24,6 +25,7 @@ class IndexVersion:
     path: Path
     manifest: dict[str, Any]
     sentence_vectors: np.ndarray  # memory-mapped, one row per row of the sentences table
+    tombstones: Tombstones = field(default_factory=Tombstones)  # deleted since the last merge (index.tombstones)
     _vectors: VectorIndex | None = field(default=None, repr=False)
     _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -41,6 +43,15 @@ class IndexVersion:
         """The id of the version a rebuild wrote that this one descends from by updates (its own id for a
         rebuild's version, and for versions written before lineages were recorded)."""
         return self.manifest.get("lineage", self.manifest["version"])
+
+    @property
+    def live_articles(self) -> int:
+        """The articles searches can return: those stored less those deleted since the last merge."""
+        return self.manifest["articles"] - len(self.tombstones.articles)
+
+    @property
+    def live_passages(self) -> int:
+        return self.manifest["passages"] - len(self.tombstones.passages)
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection (one per thread), with the lexical index attached as ``lex``."""
@@ -88,7 +99,7 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
         sentence_vectors = np.load(path / SENTENCES, mmap_mode="r")
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {SENTENCES} cannot be read ({exc})") from None
-    version = IndexVersion(path, manifest, sentence_vectors)
+    version = IndexVersion(path, manifest, sentence_vectors, Tombstones.read(path, manifest))
     try:
         db = version.connect()
         try:

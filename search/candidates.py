@@ -62,12 +62,27 @@ class Candidates:
     best_sentence: Callable[[np.ndarray], np.ndarray]
 
 
-def lexical_pool(lexical: LexicalSearch, terms: list[str], where: Filter, matched: bool = True) -> LexicalPool:
-    """The ``LEXICAL_POOL`` best BM25 hits of ``terms`` (all, or the ``MAX_QUERY_TERMS`` rarest of a long query);
-    ``matched=False`` when the terms each hit holds are not needed (see :meth:`LexicalSearch.search`)."""
+def lexical_pool(lexical: LexicalSearch, terms: list[str], where: Filter, deleted: np.ndarray | None = None,
+                 matched: bool = True) -> LexicalPool:
+    """The ``LEXICAL_POOL`` best BM25 hits of ``terms`` (all, or the ``MAX_QUERY_TERMS`` rarest of a long query),
+    less the ``deleted`` passages (a mask, see :func:`live`); ``matched=False`` when the terms each hit holds are
+    not needed (see :meth:`LexicalSearch.search`)."""
     terms = list(dict.fromkeys(terms))
     searched = strongest_terms(terms, lexical.idf(terms)) if len(terms) > MAX_QUERY_TERMS else terms
-    return LexicalPool(lexical, searched, lexical.search(searched, LEXICAL_POOL, where, matched) if searched else [])
+    hits = lexical.search(searched, LEXICAL_POOL, where, matched) if searched else []
+    if deleted is not None:
+        hits = [hit for hit in hits if not deleted[hit.passage_id]]
+    return LexicalPool(lexical, searched, hits)
+
+
+def live(found: tuple[np.ndarray, np.ndarray], deleted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Passage ids and their scores less the ``deleted`` passages (True in the mask; None: none deleted). Searches
+    drop them after the fact: the few a pool loses are nothing beside its depth, and a deletion that would
+    leave many merges instead (index.tombstones.MERGE_DELETED_SHARE)."""
+    if deleted is None:
+        return found
+    keep = ~deleted[found[0]]
+    return found[0][keep], found[1][keep]
 
 
 def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,

@@ -54,13 +54,15 @@ class SearchEngine:
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         self.query_vectors = QueryVectors(embedder, query_cache)
         self.arrays = PassageArrays(version)
+        # passages of articles deleted since the last merge (index.tombstones): dropped from every candidate pool
+        self.deleted = version.tombstones.mask(self.arrays.passages)
         # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
         self.stem_search = stem_search
         self.searches_stems = candidates.searches_stems(stem_search, int(version.manifest["passages"]))
         self._local = threading.local()
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
-            self._filter_index = FilterIndex(db, self.arrays.passages)
+            self._filter_index = FilterIndex(db, self.arrays.passages, self.deleted)
             if self.searches_stems and not has_stems(db):
                 log.warning("index version %s was written before lexical stems; hybrid search ranks without them "
                             "until `python -m index.update --rewrite` (or any update or rebuild) writes the index again",
@@ -131,7 +133,8 @@ class SearchEngine:
     def info(self) -> dict[str, Any]:
         """What is being served: model, version, build time and counts."""
         manifest = self.version.manifest
-        return {key: manifest[key] for key in ("version", "model", "dimension", "articles", "passages", "built_at")}
+        return {**{key: manifest[key] for key in ("version", "model", "dimension", "built_at")},
+                "articles": self.version.live_articles, "passages": self.version.live_passages}
 
     def embed_queries(self, queries: list[str]) -> None:
         """Embed many queries in batches ahead of searching them (far faster than one by one); kept in the
@@ -157,8 +160,8 @@ class SearchEngine:
         """Articles whose passages are among the ``pool`` nearest to ``vector``, best first, duplicates
         collapsed: (article id, its best passage's score, duplicate ids)."""
         found, scores = self.vectors.search(np.asarray(vector, dtype=np.float32)[None, :], min(pool, self.vectors.count))
-        keep = found[0] >= 0
-        ranked = self._rank(dict(zip(found[0][keep].tolist(), scores[0][keep].tolist())))
+        found, scores = candidates.live((found[0][found[0] >= 0], scores[0][found[0] >= 0]), self.deleted)
+        ranked = self._rank(dict(zip(found.tolist(), scores.tolist())))
         return [(article_id, passages[0][1], duplicates) for article_id, passages, duplicates in ranked]
 
     # ------------------------------------------------------------------ steps
@@ -167,16 +170,16 @@ class SearchEngine:
         """The score of each candidate passage under ``method``; ``lexical`` ranks by BM25 over the words
         alone (their stems count only as hybrid evidence)."""
         if method == "lexical":
-            hits = candidates.lexical_pool(self.lexical, query.terms, where, matched=False).hits
+            hits = candidates.lexical_pool(self.lexical, query.terms, where, self.deleted, matched=False).hits
             return {hit.passage_id: hit.score for hit in hits}
         vector = self.query_vectors.of(query.normalized)
-        dense = candidates.dense_hits(self.vectors, vector, where, self._allowed_ids)
+        dense = candidates.live(candidates.dense_hits(self.vectors, vector, where, self._allowed_ids), self.deleted)
         if method == "dense" or not len(dense[0]):
             return dict(zip(dense[0].tolist(), dense[1].tolist()))
-        words = candidates.lexical_pool(self.lexical, query.terms, where)
+        words = candidates.lexical_pool(self.lexical, query.terms, where, self.deleted)
         stemmed = None
         if self.searches_stems and self.fusion.stem_weight and self.stem_lexical is not None:
-            stemmed = candidates.lexical_pool(self.stem_lexical, stems(query.terms), where)
+            stemmed = candidates.lexical_pool(self.stem_lexical, stems(query.terms), where, self.deleted)
         found = candidates.hybrid_candidates(self.vectors, self.arrays, self.version.sentence_vectors, vector, dense,
                                              query.terms, words, stemmed)
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
@@ -199,4 +202,6 @@ class SearchEngine:
 
     @cached_property
     def _categories(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT DISTINCT cat FROM articles WHERE cat != '' ORDER BY cat")]
+        live, parameters = self.version.tombstones.excluded("id")
+        return [row[0] for row in self.db.execute(f"SELECT DISTINCT cat FROM articles WHERE cat != ''{live} ORDER BY cat",
+                                                  parameters)]

@@ -51,6 +51,9 @@ class ArticleView:
 
 
 def _row(engine: Any, article_id: str):
+    """The article's row; None for an id the index does not hold or has deleted since its last merge."""
+    if article_id in engine.version.tombstones.articles:
+        return None
     return engine.db.execute("SELECT * FROM articles WHERE id = ?", [article_id]).fetchone()
 
 
@@ -68,6 +71,7 @@ def article(engine: Any, article_id: str, query: str | None = None) -> ArticleVi
         "SELECT id FROM articles WHERE duplicate_of = ? AND id != ? ORDER BY id", [row["duplicate_of"], article_id])]
     if row["duplicate_of"] != article_id:
         duplicates.insert(0, row["duplicate_of"])
+    duplicates = [other for other in duplicates if other not in engine.version.tombstones.articles]
     view = ArticleView(article_id, row["title"], row["link"], row["cat"], row["subcat"], _tags(row["tags"]), row["date"],
                        row["lang"], row["text"], row["duplicate_of"], duplicates)
     normalized = normalize(query or "")

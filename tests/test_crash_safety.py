@@ -13,7 +13,7 @@ import pytest
 
 from index.articles import read_articles
 from index.pipeline import build_index
-from index.store import index_lock, open_index, remove_leftovers
+from index.store import index_lock, open_index, open_version, remove_leftovers, stored_articles
 from search.engine import SearchEngine
 
 pytestmark = pytest.mark.slow  # every test runs rebuilds or updates in subprocesses, each loading the model
@@ -53,7 +53,7 @@ def assert_live_and_answering(index_dir: Path, embedder, article_ids: set[str]) 
     engine = SearchEngine(version, embedder)
     results = engine.search("news", k=3).results
     assert results and {r.article_id for r in results} <= article_ids
-    assert version.manifest["articles"] == len(article_ids)
+    assert version.live_articles == len(article_ids)
 
 
 def rebuild_in_process(index_dir: Path, source: Path, embedder) -> None:
@@ -94,6 +94,26 @@ def test_killed_update_leaves_a_live_index(live_index: Path, sources, embedder, 
     assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
     assert open_index(live_index).path == live_before
     assert_live_and_answering(live_index, embedder, old_ids)
+
+
+@pytest.mark.parametrize("point", ["tombstones-written", "manifest-written", "verified", "renamed", "link-made", "switched"])
+def test_killed_deletion_leaves_a_live_index(sample_index: Path, tmp_path: Path, embedder, point: str) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir, symlinks=True)
+    before = open_index(index_dir)
+    ids = set(stored_articles(before))
+    with before.connect() as db:  # the article with the fewest passages: deleted by tombstones, not merged
+        gone = db.execute("SELECT article_id FROM passages GROUP BY article_id ORDER BY count(*), article_id").fetchone()[0]
+    completed = run(["index.update", "--delete", gone, "--index", str(index_dir)], crash_at=point)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    if point == "switched":
+        assert_live_and_answering(index_dir, embedder, ids - {gone})
+    else:
+        assert open_index(index_dir).path == before.path
+        assert_live_and_answering(index_dir, embedder, ids)
+    open_version(before.path, verify_checksums=True)  # the files the killed run linked are unchanged
+    assert run(["index.update", "--delete", gone, "--index", str(index_dir)]).returncode == 0
+    assert leftovers(index_dir) == [] and open_index(index_dir).tombstones.articles == {gone}
 
 
 def test_rebuild_killed_while_embedding(live_index: Path, sources, embedder) -> None:

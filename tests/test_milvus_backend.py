@@ -19,6 +19,7 @@ from index.milvus.collection import connect, expression, live_alias, version_col
 from index.milvus.keys import PassageKeys, row_key
 from index.milvus.sparse import EMPTY, passage_vector, query_vector, term_dimension
 from index.milvus.sync import held_keys, publish
+from index.changes import delete_articles
 from index.pipeline import update_index
 from index.store import IndexDamaged, index_lock, open_index, stored_articles
 from search.backends import CollectionMissing, MilvusBackend
@@ -224,6 +225,30 @@ def counting(client, monkeypatch) -> dict[str, int]:
     monkeypatch.setattr(client, "upsert", counted_upsert)
     monkeypatch.setattr(client, "delete", counted_delete)
     return written
+
+
+@pytest.mark.slow
+def test_a_deletion_by_tombstones_deletes_only_its_rows(own_index, embedder, milvus_settings, milvus_client, monkeypatch):
+    settings = replace(milvus_settings, milvus_collection="kavosh_tombstones")
+    before = open_index(own_index)
+    first = publish(before, settings, milvus_client)
+    with closing(before.connect()) as db:  # the article with the fewest passages: tombstoned, not merged
+        gone = db.execute("SELECT article_id FROM passages GROUP BY article_id ORDER BY count(*), article_id").fetchone()[0]
+    with index_lock(own_index):
+        assert delete_articles(own_index, before, [gone]) is not None
+    after = open_index(own_index)
+    assert after.tombstones.articles == {gone}
+    written = counting(milvus_client, monkeypatch)
+    second = publish(after, settings, milvus_client)
+    assert second.collection == first.collection and written["inserted"] == 0
+    assert written["deleted"] == passages_of(before, {gone}) == len(after.tombstones.passages)
+    assert int(milvus_client.get_collection_stats(second.collection)["row_count"]) == after.live_passages
+    milvus = SearchEngine(after, embedder, backend=MilvusBackend(settings, milvus_client))
+    local = SearchEngine(after, embedder)
+    title = local.db.execute("SELECT title FROM articles WHERE id = ?", [gone]).fetchone()[0]
+    for method in ("lexical", "hybrid"):
+        assert gone not in [a for a, _ in ranking(milvus, title, method)]
+        assert [a for a, _ in ranking(milvus, title, method)] == [a for a, _ in ranking(local, title, method)]
 
 
 @pytest.mark.slow

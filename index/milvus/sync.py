@@ -125,12 +125,14 @@ def held_keys(client: MilvusClient, name: str) -> np.ndarray:
 
 
 def _rows(version: IndexVersion) -> list[tuple]:
-    """(passage id, key, cat, date, terms) of every passage of ``version``, in passage order."""
+    """(passage id, key, cat, date, terms) of every passage of ``version`` (but those of articles deleted since
+    its last merge: Milvus drops their rows), in passage order."""
+    live, parameters = version.tombstones.excluded("a.id")
     db = version.connect()
     try:
         rows = db.execute(f"SELECT p.id, {KEY_COLUMNS}, l.tokens FROM main.passages p "
                           "JOIN main.articles a ON a.id = p.article_id JOIN lex.lexical l ON l.rowid = p.id "
-                          "ORDER BY p.id").fetchall()
+                          f"WHERE 1{live} ORDER BY p.id", parameters).fetchall()
     finally:
         db.close()
     return [(passage_id, row_key(article_id, content, position, cat, date_text), cat, date_text, tokens)

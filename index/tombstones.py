@@ -1,0 +1,86 @@
+"""Deleted articles of a version: marked, not removed, so that a deletion costs what it deletes.
+
+A deletion writes a new version whose files are hard links to the live version's (versions never change once
+written) plus ``tombstones.json``: the deleted articles' ids and their passages' ids. Readers drop those
+passages from every search and those articles from every page; BM25's statistics still count them until a
+merge (``python -m index.update --rewrite``, or any update that re-embeds) writes a version without them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from index.errors import IndexDamaged
+from index.layout import sha256
+
+TOMBSTONES = "tombstones.json"
+# A deletion that would leave more than this share of a version's passages deleted merges instead (writes the
+# version again without them): past it, searches would read mostly dead postings and dense pools would thin.
+MERGE_DELETED_SHARE = 0.2
+_ID_BATCH = 500  # article ids per SQL lookup (SQLite's bound-parameter limit is far above)
+
+
+@dataclass(frozen=True)
+class Tombstones:
+    """The deleted article ids of a version and the ids of their passages (sorted)."""
+
+    articles: frozenset[str] = frozenset()
+    passages: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def __bool__(self) -> bool:
+        return bool(self.articles)
+
+    def mask(self, passages: int) -> np.ndarray | None:
+        """True for each deleted passage of a version of ``passages`` passages; None when none is deleted."""
+        if not self:
+            return None
+        deleted = np.zeros(passages, dtype=bool)
+        deleted[self.passages] = True
+        return deleted
+
+    def adding(self, db: sqlite3.Connection, article_ids: Iterable[str]) -> "Tombstones":
+        """These tombstones and those of ``article_ids`` (articles of the version ``db`` reads)."""
+        new = sorted(set(article_ids) - self.articles)
+        found = []
+        for start in range(0, len(new), _ID_BATCH):
+            batch = new[start:start + _ID_BATCH]
+            found += [row[0] for row in db.execute(
+                f"SELECT id FROM main.passages WHERE article_id IN ({','.join('?' * len(batch))})", batch)]
+        return Tombstones(self.articles | set(new), np.union1d(self.passages, np.array(found, dtype=np.int64)))
+
+    def excluded(self, column: str) -> tuple[str, list[str]]:
+        """An SQL condition (starting with AND) and its parameters that drop the deleted articles, ``column``
+        naming the article id; nothing when none is deleted."""
+        if not self:
+            return "", []
+        return f" AND {column} NOT IN (SELECT value FROM json_each(?))", [json.dumps(sorted(self.articles))]
+
+    def to_json(self) -> bytes:
+        return json.dumps({"articles": sorted(self.articles), "passages": self.passages.tolist()}).encode()
+
+    @classmethod
+    def read(cls, folder: Path, manifest: dict) -> "Tombstones":
+        """A version's tombstones (none when its manifest lists no tombstones file), checked against its
+        manifest's counts."""
+        facts = manifest.get("files", {}).get(TOMBSTONES)
+        if facts is None:
+            return cls()
+        if sha256(folder / TOMBSTONES) != facts["sha256"]:  # small: always checked, not only when writing
+            raise IndexDamaged(f"{folder}: {TOMBSTONES} does not match its checksum")
+        try:
+            data = json.loads((folder / TOMBSTONES).read_text(encoding="utf-8"))
+            tombstones = cls(frozenset(data["articles"]), np.array(data["passages"], dtype=np.int64).reshape(-1))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexDamaged(f"{folder}: {TOMBSTONES} is unreadable ({exc})") from None
+        expected = manifest.get("deleted", {})
+        if (len(tombstones.articles), len(tombstones.passages)) != (expected.get("articles"), expected.get("passages")):
+            raise IndexDamaged(f"{folder}: {TOMBSTONES} deletes {len(tombstones.articles)} articles and "
+                               f"{len(tombstones.passages)} passages, the manifest says {expected}")
+        if len(tombstones.passages) and not (0 <= tombstones.passages.min() and tombstones.passages.max() < manifest["passages"]):
+            raise IndexDamaged(f"{folder}: {TOMBSTONES} names passages the version does not hold")
+        return tombstones
