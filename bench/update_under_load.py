@@ -1,11 +1,11 @@
 """An update while 8 clients search (not a test): no request may fail, and each response must come wholly
 from one index version.
 
-    python bench/update_under_load.py --index var/fars-index [--clients 8] [--changes 50]
+    python bench/update_under_load.py --index var/fars-index [--clients 8] [--changes 50] [--deletions-only]
 
 The live version of ``--index`` is copied to a temporary folder and served by gunicorn on a free loopback
 port. While the clients search, ``python -m index.update`` adds ``--changes`` new articles and deletes as
-many existing ones. Every response names the version that answered it; a response from the old version
+many existing ones (``--deletions-only``: only deletes, which tombstones them, docs/design.md). Every response names the version that answered it; a response from the old version
 must not contain an added article, one from the new version no deleted article.
 """
 from __future__ import annotations
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--after", type=float, default=10.0, help="seconds of load after the switch")
+    parser.add_argument("--deletions-only", action="store_true", help="delete --changes articles, add none")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kavosh-update-load-"))
@@ -64,6 +65,9 @@ def main() -> int:
     live = open_index(index)
     articles = list(stored_articles(live).values())
     added_file, deleted, added = plan_changes(articles, args.changes, work)
+    sources = [str(added_file)]
+    if args.deletions_only:
+        sources, added = [], []
     old_version = live.manifest["version"]
     queries = load_queries(ROOT / "bench" / "queries.txt", ROOT.parent / "shared" / "data")
     # queries that name the changed articles, so that both kinds of response are really exercised
@@ -103,7 +107,7 @@ def main() -> int:
         time.sleep(5)
         update_started = time.monotonic()
         completed = subprocess.run(
-            [sys.executable, "-m", "index.update", str(added_file), "--delete", *deleted, "--index", str(index), "--quiet"],
+            [sys.executable, "-m", "index.update", *sources, "--delete", *deleted, "--index", str(index), "--quiet"],
             cwd=ROOT, capture_output=True, text=True)
         update_ended = time.monotonic()
         if completed.returncode != 0:
