@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Sequence
 
 from index.store import IndexVersion, write_deletions
-from index.tombstones import MERGE_DELETED_SHARE
+from index.tombstones import MERGE_DELETED_SHARE, rows_for
 
 log = logging.getLogger(__name__)
-_ID_BATCH = 500  # article ids per SQL lookup
 
 
 @dataclass
@@ -33,15 +32,11 @@ class UpdateResult:
 def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str]) -> UpdateResult | None:
     """Delete articles from the live index by tombstones (:func:`index.store.write_deletions`): no file is
     copied and nothing is embedded or read whole. None when the deleted passages would pass
-    ``MERGE_DELETED_SHARE`` of the version's: the caller then merges (:func:`index.pipeline.update_index`), which writes the
-    version again without them. Call under ``index_lock``."""
+    ``MERGE_DELETED_SHARE`` of the version's: the caller then merges (:func:`index.pipeline.update_index`),
+    which writes the version again without them. Call under ``index_lock``."""
     wanted = list(dict.fromkeys(deletions))
-    present = set()
     with closing(live.connect()) as db:
-        for start in range(0, len(wanted), _ID_BATCH):
-            batch = wanted[start:start + _ID_BATCH]
-            present.update(row[0] for row in db.execute(
-                f"SELECT id FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch))
+        present = {row[0] for row in rows_for(db, "SELECT id FROM articles WHERE id IN", wanted)}
         deleted = [article_id for article_id in wanted if article_id in present and article_id not in live.tombstones.articles]
         tombstones = live.tombstones.adding(db, deleted)
     unknown = [article_id for article_id in wanted if article_id not in deleted]

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -22,7 +22,16 @@ TOMBSTONES = "tombstones.json"
 # A deletion that would leave more than this share of a version's passages deleted merges instead (writes the
 # version again without them): past it, searches would read mostly dead postings and dense pools would thin.
 MERGE_DELETED_SHARE = 0.2
-_ID_BATCH = 500  # article ids per SQL lookup (SQLite's bound-parameter limit is far above)
+_ID_BATCH = 500  # ids per SQL lookup (SQLite's bound-parameter limit is far above)
+
+
+def rows_for(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:
+    """The rows of ``sql``, which ends in ``IN``, for ``ids``: asked in batches, so any number of ids can be given."""
+    rows: list[tuple] = []
+    for start in range(0, len(ids), _ID_BATCH):
+        batch = list(ids[start:start + _ID_BATCH])
+        rows += db.execute(f"{sql} ({','.join('?' * len(batch))})", batch).fetchall()
+    return rows
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,7 @@ class Tombstones:
     def adding(self, db: sqlite3.Connection, article_ids: Iterable[str]) -> "Tombstones":
         """These tombstones and those of ``article_ids`` (articles of the version ``db`` reads)."""
         new = sorted(set(article_ids) - self.articles)
-        found = []
-        for start in range(0, len(new), _ID_BATCH):
-            batch = new[start:start + _ID_BATCH]
-            found += [row[0] for row in db.execute(
-                f"SELECT id FROM main.passages WHERE article_id IN ({','.join('?' * len(batch))})", batch)]
+        found = [row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", new)]
         return Tombstones(self.articles | set(new), np.union1d(self.passages, np.array(found, dtype=np.int64)))
 
     def excluded(self, column: str) -> tuple[str, list[str]]:
