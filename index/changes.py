@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from index.store import IndexVersion, write_deletions
+from index.store import IndexVersion, LinksUnsupported, write_deletions
 from index.tombstones import MERGE_DELETED_SHARE, rows_for
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ class UpdateResult:
 def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str]) -> UpdateResult | None:
     """Delete articles from the live index by tombstones (:func:`index.store.write_deletions`): no file is
     copied and nothing is embedded or read whole. None when the deleted passages would pass
-    ``MERGE_DELETED_SHARE`` of the version's: the caller then merges (:func:`index.pipeline.update_index`),
-    which writes the version again without them. Call under ``index_lock``."""
+    ``MERGE_DELETED_SHARE`` of the version's, or where the file system refuses hard links: the caller then
+    merges (:func:`index.pipeline.update_index`), which writes the version again without them. Call under
+    ``index_lock``."""
     wanted = list(dict.fromkeys(deletions))
     with closing(live.connect()) as db:
         present = {row[0] for row in rows_for(db, "SELECT id FROM articles WHERE id IN", wanted)}
@@ -48,6 +49,10 @@ def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str
         log.info("%d of %d passages would be deleted: merging (writing the index again without them)",
                  len(tombstones.passages), live.manifest["passages"])
         return None
-    version = write_deletions(index_dir, live, deleted) if deleted else live.path
+    try:
+        version = write_deletions(index_dir, live, deleted) if deleted else live.path
+    except LinksUnsupported as exc:
+        log.warning("%s: merging instead (writing the index again without the deleted articles)", exc)
+        return None
     return UpdateResult(version, [], [], [], [], deleted, unknown, 0,
                         live.manifest["passages"] - len(tombstones.passages))

@@ -37,7 +37,7 @@ from index.verify import IndexVersion, open_index, open_version, require_model
 __all__ = ["DATABASE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "SENTENCES", "IndexBusy", "IndexDamaged",
            "IndexMissing", "IndexUnavailable", "IndexVersion", "ModelMismatch", "content_hash", "crash_point",
            "index_lock", "live_path", "open_index", "open_version", "remove_leftovers", "require_model",
-           "stored_articles", "stored_passages", "write_database", "write_deletions", "write_version"]
+           "LinksUnsupported", "stored_articles", "stored_passages", "write_database", "write_deletions", "write_version"]
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,10 @@ def write_deletions(index_dir: Path, live: IndexVersion, article_ids: Sequence[s
     try:
         files = {name: facts for name, facts in live.manifest["files"].items() if name != TOMBSTONES}
         for name in files:
-            os.link(live.path / name, tmp / name)  # a version is never written again, so sharing its files is safe
+            try:
+                os.link(live.path / name, tmp / name)  # a version is never written again: sharing its files is safe
+            except OSError as exc:
+                raise LinksUnsupported(f"cannot hard-link {live.path / name} ({exc.strerror})") from exc
         write_durably(tmp / TOMBSTONES, tombstones.to_json())
         crash_point("tombstones-written")
         manifest = {**live.manifest, "version": version_id, "built_at": _now(),
@@ -133,6 +136,10 @@ def write_deletions(index_dir: Path, live: IndexVersion, article_ids: Sequence[s
     log.info("index version %s is live: %d articles deleted, %d in all since the last merge", version_id,
              len(tombstones.articles) - len(live.tombstones.articles), len(tombstones.articles))
     return final
+
+
+class LinksUnsupported(OSError):
+    """The index folder's file system refuses hard links, so a version cannot share the live one's files."""
 
 
 def _now() -> str:

@@ -139,3 +139,17 @@ def test_no_filter_keeps_a_deleted_passage(index_copy: Path, embedder) -> None:
     category = engine.db.execute("SELECT cat FROM articles WHERE id = ?", [gone]).fetchone()[0]
     allowed = engine._allowed_ids(Filter(category=category))
     assert len(allowed) and not np.isin(deleted, allowed).any()
+
+
+def test_a_file_system_without_hard_links_merges_instead(index_copy: Path, monkeypatch, caplog) -> None:
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    before = open_index(index_copy)
+    gone = smallest_articles(index_copy, 1)
+    assert delete(index_copy, *gone) == 0
+    after = open_index(index_copy)
+    assert not after.tombstones and after.manifest["articles"] == before.manifest["articles"] - 1
+    assert "cannot hard-link" in caplog.text and "merging instead" in caplog.text
+    assert [path.name for path in (index_copy / "versions").glob(".tmp-*")] == []
