@@ -7,7 +7,10 @@ KAVOSH_ACCESS_LOG).
 """
 import gc
 
+from index import persian
 from settings import Settings
+
+persian.load()  # first: gunicorn reads this file before it imports the app (see index.persian.load)
 
 _settings = Settings.from_env()
 

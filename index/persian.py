@@ -32,6 +32,13 @@ def _normalizer():
     return Normalizer()
 
 
+def load() -> None:
+    """Make hazm's normalizer now, not on first use. The server does, before it imports torch and loads the model:
+    the normalizer's 134 MB of word lists made after them were shared worse by the forked workers (+150 MiB PSS
+    in all, docs/benchmarks.md)."""
+    _normalizer()
+
+
 def normalize(text: str) -> str:
     """Return the canonical form of ``text`` used for embedding and lexical matching."""
     text = _INVISIBLE.sub("", _CONTROL.sub(" ", text).replace("\u200b", " "))
