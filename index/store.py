@@ -28,8 +28,8 @@ from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES
 from index.lexical import write_lexical
 from index.lock import index_lock
 from index.passages import Passage
-from index.tombstones import TOMBSTONES
 from index.records import content_hash, stored_articles, stored_passages, write_database
+from index.tombstones import TOMBSTONES
 from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
 from index.verify import IndexVersion, open_index, open_version, require_model

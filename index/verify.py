@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexDamaged, IndexMissing, ModelMismatch
+from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.lexical import check_lexical
 from index.tombstones import Tombstones
-from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.vectors.base import VectorIndex, VectorIndexError
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
 
