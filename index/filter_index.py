@@ -1,6 +1,7 @@
 """Category and date of every passage as arrays, read once per version, so a filter costs array work, not SQL."""
 from __future__ import annotations
 
+import copy
 import sqlite3
 from datetime import date
 
@@ -30,6 +31,12 @@ class FilterIndex:
                 self.day_of[passage_id] = date.fromisoformat(day).toordinal()
         self.codes = codes
         self.deleted = deleted  # passages of deleted articles (index.tombstones): no filter keeps them
+
+    def with_deleted(self, deleted: np.ndarray | None) -> "FilterIndex":
+        """The same arrays (shared, not copied) with another version's deleted passages."""
+        other = copy.copy(self)
+        other.deleted = deleted
+        return other
 
     def mask(self, where: Filter) -> np.ndarray:
         """True for each passage the filter keeps."""

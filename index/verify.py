@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 from index.errors import IndexDamaged, IndexMissing, ModelMismatch
 from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.lexical import check_lexical
-from index.tombstones import Tombstones
+from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorIndex, VectorIndexError
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
 
@@ -52,6 +53,18 @@ class IndexVersion:
     @property
     def live_passages(self) -> int:
         return self.manifest["passages"] - len(self.tombstones.passages)
+
+    def shares_files_with(self, other: "IndexVersion") -> bool:
+        """True when every file of this version but its tombstones is ``other``'s very file (a deletion's
+        version, :func:`index.store.write_deletions`): what was read from one holds for the other."""
+        mine = {name: facts for name, facts in self.manifest["files"].items() if name != TOMBSTONES}
+        theirs = {name: facts for name, facts in other.manifest["files"].items() if name != TOMBSTONES}
+        return mine == theirs and all(os.path.samefile(self.path / name, other.path / name) for name in mine)
+
+    def share_vectors(self, other: "IndexVersion") -> None:
+        """Use the vector index ``other`` has loaded, when it shares this version's files (not read again)."""
+        if self.shares_files_with(other) and other._vectors is not None:
+            self._vectors = other._vectors
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection (one per thread), with the lexical index attached as ``lex``."""

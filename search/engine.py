@@ -42,18 +42,25 @@ class SearchEngine:
     """An index version plus the model that built it, opened once and shared by all requests."""
 
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
-                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL, stem_search: str = "auto") -> None:
+                 query_cache: int = QUERY_CACHE, backend: Backend = LOCAL, stem_search: str = "auto",
+                 previous: "SearchEngine | None" = None) -> None:
+        """``previous``: the engine of the version before, whose arrays, loaded vectors and query cache are
+        reused when ``version`` shares its files (a deletion's version): following a deletion then costs what
+        it deleted, not seconds per 10^5 passages (docs/benchmarks.md)."""
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
                                 f"the index has {version.manifest['dimension']}")
+        shared = previous if previous is not None and version.shares_files_with(previous.version) else None
         self.version = version
         self.embedder = embedder
         self.fusion = fusion
         self.backend = backend
+        if shared is not None:
+            version.share_vectors(shared.version)
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
-        self.query_vectors = QueryVectors(embedder, query_cache)
-        self.arrays = PassageArrays(version)
+        self.query_vectors = shared.query_vectors if shared is not None else QueryVectors(embedder, query_cache)
+        self.arrays = shared.arrays.for_version(version) if shared is not None else PassageArrays(version)
         # passages of articles deleted since the last merge (index.tombstones): dropped from every candidate pool
         self.deleted = version.tombstones.mask(self.arrays.passages)
         # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
@@ -62,7 +69,8 @@ class SearchEngine:
         self._local = threading.local()
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
-            self._filter_index = FilterIndex(db, self.arrays.passages, self.deleted)
+            self._filter_index = (shared._filter_index.with_deleted(self.deleted) if shared is not None
+                                  else FilterIndex(db, self.arrays.passages, self.deleted))
             if self.searches_stems and not has_stems(db):
                 log.warning("index version %s was written before lexical stems; hybrid search ranks without them "
                             "until `python -m index.update --rewrite` (or any update or rebuild) writes the index again",

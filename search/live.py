@@ -54,7 +54,8 @@ class LiveEngine:
             return
         try:
             engine = SearchEngine(open_version(target, load_vectors=False), self._engine.embedder, self._engine.fusion,
-                                  backend=self._engine.backend, stem_search=self._engine.stem_search)
+                                  backend=self._engine.backend, stem_search=self._engine.stem_search,
+                                  previous=self._engine)
         except IndexUnavailable as exc:
             log.error("not switching to index version %s: %s; still serving %s", target.name, exc, serving.name)
             if not isinstance(exc, CollectionMissing):  # a collection being published is looked for again

@@ -37,6 +37,14 @@ class PassageArrays:
         self.version = version
         self.passages = int(version.manifest["passages"])  # passage ids are 0 .. passages - 1
 
+    def for_version(self, version: IndexVersion) -> "PassageArrays":
+        """These arrays for ``version``, which shares this one's files (a deletion's): those already read are
+        reused, the others are read from ``version`` when first used."""
+        arrays = PassageArrays(version)
+        arrays.__dict__.update((name, self.__dict__[name]) for name in ("scripts", "articles", "sentences")
+                               if name in self.__dict__)
+        return arrays
+
     def read_all(self) -> None:
         """Read every array now: done in the server's master before it forks, so that the workers share
         these pages instead of each reading its own copy on its first query (tens of MB at 10^6 passages)."""

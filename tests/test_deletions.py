@@ -2,9 +2,12 @@
 and counts never show the deleted articles, and which a merge (``--rewrite``) or any update writes out."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
+import weakref
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,8 @@ from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES
 from index.update import main as update_main
 from search import related
 from search.engine import SearchEngine
+from search.live import LiveEngine
+from settings import Settings
 
 
 @pytest.fixture
@@ -153,3 +158,33 @@ def test_a_file_system_without_hard_links_merges_instead(index_copy: Path, monke
     assert not after.tombstones and after.manifest["articles"] == before.manifest["articles"] - 1
     assert "cannot hard-link" in caplog.text and "merging instead" in caplog.text
     assert [path.name for path in (index_copy / "versions").glob(".tmp-*")] == []
+
+
+def test_a_server_follows_a_deletion_with_what_it_already_read(index_copy: Path, embedder) -> None:
+    """A deletion's version shares the live one's files, so the server's new engine reuses its arrays, loaded
+    vectors and query cache instead of reading them again (seconds at 10^5 passages); a merge's does not."""
+    live = LiveEngine(index_copy, replace(Settings.from_env(), model=embedder.name), check_seconds=0)
+    old = live.get()
+    old.arrays.read_all()
+    old.search("news", k=3)
+    gone = smallest_articles(index_copy, 1)[0]
+    title = old.db.execute("SELECT title FROM articles WHERE id = ?", [gone]).fetchone()[0]
+    assert delete(index_copy, gone) == 0
+    new = live.get()
+    assert new.version.path != old.version.path and new.version.tombstones.articles == {gone}
+    assert new.vectors is old.vectors and new.query_vectors is old.query_vectors
+    assert new.arrays.articles is old.arrays.articles and new.arrays.sentences is old.arrays.sentences
+    assert new._filter_index.category_of is old._filter_index.category_of and new._filter_index.deleted is new.deleted
+    for method in ("dense", "lexical", "hybrid"):
+        assert gone not in [r.article_id for r in new.search(title, k=50, method=method).results]
+    freed = weakref.ref(old.version)
+    gc.disable()  # as the server runs: the replaced engine must go by reference counting alone
+    try:
+        del old
+        assert freed() is None
+    finally:
+        gc.enable()
+    assert update_main(["--rewrite", "--index", str(index_copy), "--quiet"]) == 0
+    merged = live.get()
+    assert merged.version.path != new.version.path and not merged.version.tombstones
+    assert merged.vectors is not new.vectors and merged.arrays.articles is not new.arrays.articles
