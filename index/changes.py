@@ -50,7 +50,7 @@ def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str
                  len(tombstones.passages), live.manifest["passages"])
         return None
     try:
-        version = write_deletions(index_dir, live, deleted) if deleted else live.path
+        version = write_deletions(index_dir, live, tombstones) if deleted else live.path
     except LinksUnsupported as exc:
         log.warning("%s: merging instead (writing the index again without the deleted articles)", exc)
         return None

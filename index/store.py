@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import uuid
-from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,7 +28,7 @@ from index.lexical import write_lexical
 from index.lock import index_lock
 from index.passages import Passage
 from index.records import content_hash, stored_articles, stored_passages, write_database
-from index.tombstones import TOMBSTONES
+from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
 from index.verify import IndexVersion, open_index, open_version, require_model
@@ -102,12 +101,10 @@ def write_version(
     return final
 
 
-def write_deletions(index_dir: Path, live: IndexVersion, article_ids: Sequence[str]) -> Path:
-    """Make live a version that is ``live`` with ``article_ids`` (articles it holds) deleted, by tombstones
-    (:mod:`index.tombstones`): every file of ``live`` is hard-linked, never copied or read whole, so the cost
+def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones) -> Path:
+    """Make live a version that is ``live`` with ``tombstones`` (its own and the new ones,
+    :meth:`Tombstones.adding`): every file of ``live`` is hard-linked, never copied or read whole, so the cost
     is that of the deleted articles. Call under :func:`index_lock`."""
-    with closing(live.connect()) as db:
-        tombstones = live.tombstones.adding(db, article_ids)
     version_id, tmp = _new_folder(index_dir)
     try:
         files = {name: facts for name, facts in live.manifest["files"].items() if name != TOMBSTONES}
@@ -125,10 +122,8 @@ def write_deletions(index_dir: Path, live: IndexVersion, article_ids: Sequence[s
         crash_point("manifest-written")
         # the linked files are the live version's own (verified when it was written): their sizes and counts
         # are checked, the tombstones' checksum too, without reading the archive's files again
-        for name in files:
-            if not os.path.samefile(tmp / name, live.path / name):
-                raise IndexDamaged(f"{tmp}: {name} is not the live version's file")
-        open_version(tmp, load_vectors=False).close()  # checks the tombstones' checksum too
+        if not open_version(tmp, load_vectors=False).shares_files_with(live):
+            raise IndexDamaged(f"{tmp}: its files are not the live version's")
         final = _make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
