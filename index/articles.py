@@ -16,7 +16,7 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from index.dates import SOLAR_HIJRI_BEFORE, normalize_date
 from index.persian import normalize
@@ -73,6 +73,11 @@ class IngestReport:
         log.warning("%s: %s", source, message)
         self.warnings.append((source, message))
 
+    def replaced(self, article: "Article", previous_source: str) -> None:
+        """``article`` replaces an earlier one with its id, read from ``previous_source``: the later record wins."""
+        log.warning("article %s from %s replaces the one from %s", article.id, article.source, previous_source)
+        self.duplicates.append((article.id, previous_source, article.source))
+
     def bad_file(self, path: Path, reason: str) -> None:
         log.error("could not read %s: %s", path, reason)
         self.bad_files.append((str(path), reason))
@@ -113,6 +118,19 @@ def read_articles(paths: Iterable[Path | str], report: IngestReport | None = Non
     unless ``include_hidden`` / ``follow_links``; a file or folder named in ``paths`` is always read."""
     report = report if report is not None else IngestReport()
     articles: dict[str, Article] = {}
+    for article in iter_articles(paths, report, follow_links=follow_links, include_hidden=include_hidden):
+        previous = articles.pop(article.id, None)
+        if previous is not None:
+            report.replaced(article, previous.source)
+        articles[article.id] = article
+    return list(articles.values())
+
+
+def iter_articles(paths: Iterable[Path | str], report: IngestReport, *, follow_links: bool = False,
+                  include_hidden: bool = False) -> Iterator[Article]:
+    """Every record under ``paths`` that makes an article, in reading order, duplicates included (the caller
+    decides which wins, as :func:`read_articles` does); the rest go to ``report``. JSON Lines files are read
+    line by line, so a rebuild of a large archive (:mod:`index.staging`) never holds one whole."""
     for path in map(Path, paths):
         if path.is_dir():
             files = _folder_files(path, report, follow_links, include_hidden)
@@ -121,13 +139,7 @@ def read_articles(paths: Iterable[Path | str], report: IngestReport | None = Non
         else:
             files = [path]
         for file in files:
-            for article in _read_file(file, report):
-                previous = articles.pop(article.id, None)
-                if previous is not None:
-                    log.warning("article %s from %s replaces the one from %s", article.id, article.source, previous.source)
-                    report.duplicates.append((article.id, previous.source, article.source))
-                articles[article.id] = article
-    return list(articles.values())
+            yield from _read_file(file, report)
 
 
 def _folder_files(root: Path, report: IngestReport, follow_links: bool, include_hidden: bool) -> list[Path]:
@@ -190,14 +202,24 @@ def _unreadable_kind(path: Path) -> str | None:
     return None
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes; refuses (OSError) anything but a regular file without blocking on a FIFO or device."""
+def _open_file(path: Path) -> BinaryIO:
+    """The file opened for reading bytes; refuses (OSError) anything but a regular file without blocking on a
+    FIFO or device."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(f"{_FILE_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a file of articles")
-        return handle.read()
+    handle = os.fdopen(fd, "rb")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise OSError(f"{_FILE_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a file of articles")
+    return handle
+
+
+def _without_bom(lines: Iterator[str]) -> Iterator[str]:
+    """``lines`` with a byte-order mark dropped from the first."""
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix("\ufeff")
+        yield from lines
 
 
 def _read_file(path: Path, report: IngestReport) -> Iterator[Article]:
@@ -208,20 +230,29 @@ def _read_file(path: Path, report: IngestReport) -> Iterator[Article]:
         return
     suffix = path.suffix.lower()
     try:
-        raw = _read_bytes(path)
+        handle = _open_file(path)
     except OSError as exc:
         report.bad_file(path, exc.strerror or str(exc))
         return
-    # surrogateescape keeps undecodable bytes visible, so only the records holding them are skipped
-    text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    if suffix in TEXT_SUFFIXES:
-        records: Iterator[tuple[str, Any]] = iter([(str(path), _text_file_record(text, path))])
-    elif suffix == ".csv":
-        records = _csv_records(text, path, report)
-    elif suffix in JSON_LINES_SUFFIXES:
-        records = _json_lines_records(text, path, report)
-    else:
-        records = _json_records(text, path, report)
+    with handle:
+        if suffix in JSON_LINES_SUFFIXES:
+            # surrogateescape keeps undecodable bytes visible, so only the records holding them are skipped;
+            # only "\n" ends a record (binary lines): U+0085 or U+2028 may sit inside a JSON string
+            lines = (line.decode("utf-8", errors="surrogateescape") for line in handle)
+            records: Iterator[tuple[str, Any]] = _json_lines_records(_without_bom(lines), path, report)
+        else:
+            text = handle.read().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+            if suffix in TEXT_SUFFIXES:
+                records = iter([(str(path), _text_file_record(text, path))])
+            elif suffix == ".csv":
+                records = _csv_records(text, path, report)
+            else:
+                records = _json_records(text, path, report)
+        yield from _articles(records, report)
+
+
+def _articles(records: Iterator[tuple[str, Any]], report: IngestReport) -> Iterator[Article]:
+    """The records that make articles; each other one is reported with why."""
     for source, record in records:
         report.read += 1
         try:
@@ -254,7 +285,7 @@ def _json_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple
             record = json.loads(text)
         except (ValueError, RecursionError) as exc:
             if isinstance(exc, json.JSONDecodeError) or "\n{" in text.strip():  # JSON Lines saved as .json
-                yield from _json_lines_records(text, path, report)
+                yield from _json_lines_records(text.split("\n"), path, report)
             else:
                 report.read += 1
                 report.skip(f"{path}#1", _unparsable(exc))
@@ -337,9 +368,10 @@ def _skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def _json_lines_records(text: str, path: Path, report: IngestReport) -> Iterator[tuple[str, Any]]:
-    # only "\n" ends a record: str.splitlines would also split on U+0085 or U+2028 inside a JSON string
-    for number, line in enumerate(text.split("\n"), start=1):
+def _json_lines_records(lines: Iterable[str], path: Path, report: IngestReport) -> Iterator[tuple[str, Any]]:
+    """One record a line; ``lines`` split at "\n" only (str.splitlines would also split on U+0085 or U+2028
+    inside a JSON string)."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         source = f"{path}:{number}"
