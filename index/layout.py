@@ -9,6 +9,8 @@ Layout of an index folder::
     INDEX/versions/.tmp-*    a version being written; removed when a later run finds it
     INDEX/builds/<key>/      a rebuild's finished shards, kept until its version is live (index.checkpoints);
                              not a leftover: a rebuild with the same sources resumes from them
+    INDEX/.staging-articles.sqlite  a rebuild's articles read from its sources (index.staging); read again
+                             by the next rebuild, so a leftover is removed
     INDEX/.lock              held by the one rebuild or update allowed at a time
 
 Readers resolve ``current`` once and keep using that version, so a switch never mixes two versions.
@@ -32,6 +34,7 @@ MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LEXICAL = "lexical.sqlite"
 SENTENCES = "sentences.npy"  # one float16 vector per row of the sentences table, in rowid order
+STAGING = ".staging-articles.sqlite"  # a running rebuild's articles (index.staging), in the index folder
 KEEP_VERSIONS = 2  # the live version and the one before it, for readers still finishing on it
 
 
@@ -43,6 +46,7 @@ def live_path(index_dir: Path) -> Path | None:
 
 def remove_leftovers(index_dir: Path) -> None:
     """Delete what an interrupted run left behind and versions no reader needs any more."""
+    (index_dir / STAGING).unlink(missing_ok=True)
     versions = index_dir / "versions"
     if not versions.is_dir():
         return

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from index.articles import IngestReport, read_articles
+from index.articles import IngestReport
 from index.cli import add_source_options, nothing_read, publish, run
 from index.distributed import add_ray_arguments, embedding_from_args
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS
+from index.staging import stage_articles
 from index.store import index_lock, remove_leftovers
 from settings import Settings
 
@@ -48,14 +49,16 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         chunking = Chunking(args.max_tokens, args.overlap_tokens)
         remove_leftovers(args.index)
         report = IngestReport()
-        articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
-        if not articles:
-            return nothing_read(report)
-        embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
-        with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
-            result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
-                                 embed_passages=embed_passages, vector_index=settings.vector_index,
-                                 shard_articles=settings.shard_articles, cut_workers=settings.cut_workers)
+        # the articles wait on disk, not in memory, and are read back a shard at a time
+        with stage_articles(args.sources, args.index, report, follow_links=args.follow_links,
+                            include_hidden=args.include_hidden, progress=not args.quiet) as articles:
+            if not articles:
+                return nothing_read(report)
+            embedder = Embedder(args.model, settings.model_cache, settings.bf16, args.batch_size, settings.precision)
+            with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
+                result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
+                                     embed_passages=embed_passages, vector_index=settings.vector_index,
+                                     shard_articles=settings.shard_articles, cut_workers=settings.cut_workers)
         publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(
