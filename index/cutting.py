@@ -10,7 +10,7 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from index.articles import Article
 from index.passages import Passage, TokenCounter, split_passages
@@ -86,9 +86,10 @@ class ShardCutter:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def cut(self, shards: Sequence[Sequence[Article]]) -> Iterator[CutShard]:
-        """Each shard cut, in the order given."""
-        if self.workers < 2 or self.core is None or sum(len(shard) for shard in shards) < PARALLEL_MIN_ARTICLES:
+    def cut(self, shards: Iterable[Sequence[Article]], articles: int) -> Iterator[CutShard]:
+        """Each shard cut, in the order given; ``shards`` hold ``articles`` in all, and are taken from only
+        as they are cut (a few ahead in worker processes)."""
+        if self.workers < 2 or self.core is None or articles < PARALLEL_MIN_ARTICLES:
             for shard in shards:
                 yield cut_shard(shard, self.count_tokens, self.max_tokens, self.overlap_tokens)
             return

@@ -4,6 +4,7 @@ Why FTS5, and why the tokens are ours and not FTS5's: docs/design.md ("Writing a
 """
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ LEXICAL_FORMAT = 3  # bump when tokens() or stem() change: an index built with o
 # Format 2 is format 3 without the stems table: still read (its hybrid ranks without stem evidence) until the
 # next rebuild or update writes the version again.
 READABLE_FORMATS = ("2", "3")
+WRITE_BATCH = 5000  # passages analyzed and inserted at a time when writing
 STEMS_SINCE = 3
 ZWNJ = "\u200c"
 _TOKEN = re.compile(r"[^\W_]+")
@@ -144,13 +146,17 @@ def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
     count = 0
     try:
         db.executescript(SCHEMA)
-        rows, stem_rows = [], []
-        for count, text in enumerate(passage_texts, start=1):
-            terms = tokens(text)
-            rows.append((count - 1, " ".join(terms), script(text)))
-            stem_rows.append((count - 1, " ".join(stems(terms))))
-        db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
-        db.executemany("INSERT INTO lexical_stems(rowid, stems) VALUES (?,?)", stem_rows)
+        texts = iter(passage_texts)
+        # a batch at a time, so memory does not grow with the archive
+        while batch := list(itertools.islice(texts, WRITE_BATCH)):
+            rows, stem_rows = [], []
+            for text in batch:
+                terms = tokens(text)
+                rows.append((count, " ".join(terms), script(text)))
+                stem_rows.append((count, " ".join(stems(terms))))
+                count += 1
+            db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
+            db.executemany("INSERT INTO lexical_stems(rowid, stems) VALUES (?,?)", stem_rows)
         db.executemany("INSERT INTO lexical_info VALUES (?,?)",
                        [("format", str(LEXICAL_FORMAT)), ("passages", str(count))])
         for table in (TOKENS.table, STEMS.table):

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
-
+from typing import Callable, Iterator, Protocol, Sequence
 
 from index.articles import Article
 from index.persian import normalize
@@ -32,6 +31,15 @@ class Passage:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...] = ()
+
+
+class Passages(Protocol):
+    """Passages that can be counted and read again one by one: a list, or a rebuild's passages read back
+    from its checkpointed shards (:class:`index.checkpoints.CheckpointPassages`) each time."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Passage]: ...
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

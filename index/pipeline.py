@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.articles import Article
-from index.checkpoints import BuildCheckpoint, Shard, build_key
+from index.checkpoints import BuildCheckpoint, CheckpointPassages, Shard, build_key
 from index.cutting import CutShard, ShardCutter, cut_shard
 from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage
@@ -104,35 +104,42 @@ def build_index(
         raise ValueError(f"shard_articles must be at least 1, not {shard_articles}")
     build_info = _build_info(chunking, embedder)
     checkpoint = BuildCheckpoint.open(index_dir, build_key(articles, embedder.name, build_info, shard_articles))
-    groups = [articles[i:i + shard_articles] for i in range(0, len(articles), shard_articles)]
+    starts = range(0, len(articles), shard_articles)
+
+    def shard(number: int) -> Sequence[Article]:
+        """Shard ``number``'s articles, read only when needed (``articles`` may be on disk, index.staging)."""
+        return articles[starts[number]:starts[number] + shard_articles]
+
     # only each finished shard's size stays in memory while the others are embedded
-    sizes: list[tuple[int, int, int] | None] = [_size(checkpoint.load(n, group)) for n, group in enumerate(groups)]
+    sizes: list[tuple[int, int, int] | None] = [
+        _size(checkpoint.load(n, shard(n))) if checkpoint.path(n).is_file() else None for n in range(len(starts))]
     todo = [number for number, size in enumerate(sizes) if size is None]
-    if len(todo) < len(groups):
-        log.info("resuming: %d of %d shards already done", len(groups) - len(todo), len(groups))
+    if len(todo) < len(starts):
+        log.info("resuming: %d of %d shards already done", len(starts) - len(todo), len(starts))
     embed_passages = embed_passages or embedder.embed_passages
     chunk_seconds = embed_seconds = 0.0
     cutter = ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens,
                          chunking.overlap_tokens, cut_workers)
-    with cutter, tqdm(total=len(articles), initial=sum(len(groups[n]) for n in range(len(groups)) if sizes[n]),
-                      unit="article", desc="cutting and embedding", disable=not progress) as bar:
+    shard_size = [min(shard_articles, len(articles) - start) for start in starts]
+    to_cut = sum(shard_size[n] for n in todo)
+    with cutter, tqdm(total=len(articles), initial=len(articles) - to_cut, unit="article",
+                      desc="cutting and embedding", disable=not progress) as bar:
         started = time.perf_counter()
-        for number, cut in zip(todo, cutter.cut([groups[n] for n in todo])):
+        for number, cut in zip(todo, cutter.cut((shard(n) for n in todo), to_cut)):
             cut_at = time.perf_counter()
             chunk_seconds += cut_at - started
             if number == todo[0]:
                 crash_point("before-embedding")
             vectors, sentence_vectors = embed_passages(cut.texts, cut.ranges, False)
-            shard = Shard(cut.passages, vectors, sentence_vectors)
-            checkpoint.save(number, shard)
-            sizes[number] = _size(shard)
+            checkpoint.save(number, Shard(cut.passages, vectors, sentence_vectors))
+            sizes[number] = (len(cut.passages), len(sentence_vectors), vectors.shape[1])
             crash_point("shard-written")
-            bar.update(len(groups[number]))
+            bar.update(shard_size[number])
             started = time.perf_counter()
             embed_seconds += started - cut_at
     crash_point("after-embedding")
     writing = time.perf_counter()
-    passages, vectors, sentence_vectors = _assemble(checkpoint, groups, sizes)
+    passages, vectors, sentence_vectors = _assemble(checkpoint, shard, sizes)
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,
                             vector_index)
     checkpoint.remove()
@@ -145,19 +152,19 @@ def _size(shard: Shard | None) -> tuple[int, int, int] | None:
     return None if shard is None else (len(shard.passages), len(shard.sentence_vectors), shard.vectors.shape[1])
 
 
-def _assemble(checkpoint: BuildCheckpoint, groups: Sequence[Sequence[Article]],
-              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[list[Passage], VectorBlocks, VectorBlocks]:
-    """Every shard's passages read back into one list, and their passage and sentence vectors as blocks that
-    ``write_version`` reads shard by shard (the vectors are never all in memory beside the index it builds).
-    Each read checks the shard still holds what it held when it was finished (``sizes``)."""
+def _assemble(checkpoint: BuildCheckpoint, shard: Callable[[int], Sequence[Article]],
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[CheckpointPassages, VectorBlocks, VectorBlocks]:
+    """Every shard's passages, passage vectors and sentence vectors, each read back shard by shard when
+    ``write_version`` reads them (neither the passages nor the vectors are ever all in memory). Each read
+    checks the shard still holds what it held when it was finished (``sizes``)."""
     done = [(number, size) for number, size in enumerate(sizes) if size]
-    passages = [passage for number, size in done for passage in checkpoint.passages(number, groups[number], size[0])]
     dimension = done[0][1][2]
 
     def blocks(member: str, column: int) -> VectorBlocks:
         return VectorBlocks(sum(size[column] for _, size in done), dimension,
                             lambda: (checkpoint.vectors(number, member, size[column]) for number, size in done))
 
+    passages = CheckpointPassages(checkpoint, [(number, size[0]) for number, size in done], shard)
     return passages, blocks("vectors", 0), blocks("sentence_vectors", 1)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from index.articles import Article
 from index.duplicates import duplicate_groups
 from index.durable import fsync_file
-from index.passages import Passage
+from index.passages import Passage, Passages
 from index.verify import IndexVersion
 
 SCHEMA = """
@@ -55,7 +55,7 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()
 
 
-def write_database(path: Path, articles: Sequence[Article], passages: Sequence[Passage]) -> None:
+def write_database(path: Path, articles: Sequence[Article], passages: Passages) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)

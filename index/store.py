@@ -14,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES
                           remove_leftovers, switch_to)
 from index.lexical import write_lexical
 from index.lock import index_lock
-from index.passages import Passage
+from index.passages import Passage, Passages
 from index.records import content_hash, stored_articles, stored_passages, write_database
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorBlocks
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 def write_version(
     index_dir: Path,
     articles: Sequence[Article],
-    passages: Sequence[Passage],
+    passages: Passages,
     vectors: np.ndarray | VectorBlocks,
     sentence_vectors: np.ndarray | VectorBlocks,
     model: str,
@@ -52,6 +52,8 @@ def write_version(
     vector_index: str = AUTO,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
+    ``passages`` come in their articles' order; both are read a few times, one by one, so either may be a
+    sequence that reads them from disk (a rebuild's, :mod:`index.staging`, ``index.pipeline``).
     ``vectors`` holds one vector per passage, ``sentence_vectors`` those of every passage's sentences, both in
     passage order: arrays, or :class:`VectorBlocks` read one block at a time (a rebuild reads its shards so,
     never holding all the vectors at once). ``vector_index`` names the vector backend
@@ -71,8 +73,7 @@ def write_version(
         vector_index = backend.build_from(vectors, ids)
         vector_index.save(tmp)
         crash_point("vectors-written")
-        by_id = {article.id: article for article in articles}
-        write_lexical(tmp / LEXICAL, (f"{by_id[p.article_id].title}\n{p.text}" for p in passages))
+        write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages))
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
         _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
@@ -131,6 +132,19 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
     log.info("index version %s is live: %d articles deleted, %d in all since the last merge", version_id,
              len(tombstones.articles) - len(live.tombstones.articles), len(tombstones.articles))
     return final
+
+
+def _lexical_texts(articles: Iterable[Article], passages: Iterable[Passage]) -> Iterator[str]:
+    """What the lexical index reads of each passage: its article's title, then its text. A walk through
+    both in step (passages come in their articles' order), so no table of every title is held."""
+    remaining = iter(articles)
+    article: Article | None = None
+    for passage in passages:
+        while article is None or article.id != passage.article_id:
+            article = next(remaining, None)
+            if article is None:
+                raise ValueError(f"a passage of article {passage.article_id} is out of its articles' order")
+        yield f"{article.title}\n{passage.text}"
 
 
 class LinksUnsupported(OSError):

@@ -135,6 +135,15 @@ def _write_small_version(index_dir: Path) -> Path:
         return write_version(index_dir, articles, passages, vectors, vectors, "test-model", {})
 
 
+def test_passages_out_of_their_articles_order_are_refused_and_nothing_is_made_live(tmp_path):
+    articles = [Article("a", "عنوان", "متن نخست"), Article("b", "", "second text")]
+    passages = [Passage("b", 0, 0, 11, articles[1].text, ((0, 11),)), Passage("a", 0, 0, 8, articles[0].text, ((0, 8),))]
+    vectors = np.eye(2, 4, dtype=np.float32)
+    with index_lock(tmp_path), pytest.raises(ValueError, match="article a is out of its articles' order"):
+        write_version(tmp_path, articles, passages, vectors, vectors, "test-model", {})
+    assert not (tmp_path / "current").exists() and list((tmp_path / "versions").iterdir()) == []
+
+
 def test_version_holds_verified_lexical_data(tmp_path):
     version_path = _write_small_version(tmp_path)
     manifest = json.loads((version_path / MANIFEST).read_text())
