@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Sequence, overload
 from tqdm import tqdm
 
 from index.articles import Article, IngestReport, iter_articles
+from index.faults import crash_point
 from index.layout import STAGING
 
 READ_BATCH = 1000  # articles fetched from the file at a time when iterating
@@ -111,4 +112,5 @@ def stage_articles(paths: Iterable[Path | str], index_dir: Path, report: IngestR
         path.unlink(missing_ok=True)
         raise
     db.close()
+    crash_point("articles-staged")
     return StagedArticles(path)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.articles import read_articles
+from index.layout import STAGING
 from index.pipeline import build_index
 from index.store import index_lock, open_index, open_version, remove_leftovers, stored_articles
 from search.engine import SearchEngine
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow  # every test runs rebuilds or updates in subproce
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "articles.jsonl"
-BEFORE_SWITCH = ["before-embedding", "after-embedding", "database-written", "vectors-written", "lexical-written",
+BEFORE_SWITCH = ["articles-staged", "before-embedding", "after-embedding", "database-written", "vectors-written", "lexical-written",
                  "manifest-written", "verified", "renamed", "link-made"]
 AFTER_SWITCH = ["switched"]
 
@@ -64,7 +65,8 @@ def rebuild_in_process(index_dir: Path, source: Path, embedder) -> None:
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in [*(index_dir / "versions").glob(".tmp-*"), *index_dir.glob(".current-*")])
+    return sorted(p.name for p in [*(index_dir / "versions").glob(".tmp-*"), *index_dir.glob(".current-*"),
+                                   *index_dir.glob(STAGING)])
 
 
 @pytest.mark.parametrize("point", BEFORE_SWITCH + AFTER_SWITCH)
@@ -74,6 +76,7 @@ def test_killed_rebuild_leaves_a_live_index(live_index: Path, sources, embedder,
     live_before = open_index(live_index).path
     completed = run(["index.rebuild", str(sources[1]), "--index", str(live_index)], crash_at=point)
     assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    assert (live_index / STAGING).exists()  # the articles stay staged until the rebuild ends
     if point in AFTER_SWITCH:
         assert_live_and_answering(live_index, embedder, new_ids)
     else:

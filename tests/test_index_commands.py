@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from index.layout import STAGING
 from index.rebuild import main as rebuild_main
 from index.store import index_lock
 from index.update import main as update_main
@@ -59,3 +60,4 @@ def test_source_options_reach_the_reader(tmp_path: Path, capsys, embedder) -> No
     assert "ignored file" in err and "--include-hidden" in err
     assert rebuild_main([str(source), "--index", str(index_dir), "--quiet", "--include-hidden"]) == 0
     assert "articles read: 1, indexed: 1" in capsys.readouterr().out
+    assert not (index_dir / STAGING).exists()  # the staged articles go once the version is live
