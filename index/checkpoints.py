@@ -15,7 +15,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -131,23 +131,6 @@ class BuildCheckpoint:
         builds = self.folder.parent
         if builds.is_dir() and not any(builds.iterdir()):
             builds.rmdir()
-
-
-@dataclass(frozen=True)
-class CheckpointPassages:
-    """The passages of a checkpoint's finished shards in order, read back shard by shard each time they are
-    iterated, so a rebuild writes its version without every passage in memory (:class:`index.passages.Passages`)."""
-
-    checkpoint: BuildCheckpoint
-    counts: Sequence[tuple[int, int]]  # (shard number, its passages) of each shard, in order
-    articles: Callable[[int], Sequence[Article]]  # a shard's articles, whose texts the passages are cut from
-
-    def __len__(self) -> int:
-        return sum(count for _, count in self.counts)
-
-    def __iter__(self) -> Iterator[Passage]:
-        for number, count in self.counts:
-            yield from self.checkpoint.passages(number, self.articles(number), count)
 
 
 def _passages(raw: np.ndarray, articles: Sequence[Article]) -> list[Passage]:

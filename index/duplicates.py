@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
 
 from index.articles import Article
 from index.persian import normalize
+from index.rows import Rows
 
 
-def duplicate_groups(articles: Sequence[Article]) -> dict[str, str]:
+def duplicate_groups(articles: Rows[Article]) -> dict[str, str]:
     """Each article's group representative: articles sharing a link, or whose normalized text is the same
     (the same story published twice), form one group, represented by its first article."""
     parent: dict[str, str] = {}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Sequence
+
 
 from index.articles import Article
 from index.persian import normalize
@@ -32,14 +33,6 @@ class Passage:
     text: str
     sentences: tuple[tuple[int, int], ...] = ()
 
-
-class Passages(Protocol):
-    """Passages that can be counted and read again one by one: a list, or a rebuild's passages read back
-    from its checkpointed shards (:class:`index.checkpoints.CheckpointPassages`) each time."""
-
-    def __len__(self) -> int: ...
-
-    def __iter__(self) -> Iterator[Passage]: ...
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.articles import Article
-from index.checkpoints import BuildCheckpoint, CheckpointPassages, Shard, build_key
+from index.checkpoints import BuildCheckpoint, Shard, build_key
 from index.cutting import CutShard, ShardCutter, cut_shard
 from index.embedder import Embedder
 from index.passages import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS, Passage
@@ -26,11 +27,11 @@ from index.store import (
     crash_point,
     open_index,
     require_model,
-    stored_articles,
-    stored_passages,
     write_version,
 )
 from index.changes import UpdateResult
+from index.rewrite import Embedded, Rewrite, articles_by_id, stored_hashes
+from index.rows import Walk
 from index.vectors.base import VectorBlocks
 from settings import Settings
 
@@ -153,7 +154,7 @@ def _size(shard: Shard | None) -> tuple[int, int, int] | None:
 
 
 def _assemble(checkpoint: BuildCheckpoint, shard: Callable[[int], Sequence[Article]],
-              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[CheckpointPassages, VectorBlocks, VectorBlocks]:
+              sizes: Sequence[tuple[int, int, int] | None]) -> tuple[Walk[Passage], VectorBlocks, VectorBlocks]:
     """Every shard's passages, passage vectors and sentence vectors, each read back shard by shard when
     ``write_version`` reads them (neither the passages nor the vectors are ever all in memory). Each read
     checks the shard still holds what it held when it was finished (``sizes``)."""
@@ -164,7 +165,8 @@ def _assemble(checkpoint: BuildCheckpoint, shard: Callable[[int], Sequence[Artic
         return VectorBlocks(sum(size[column] for _, size in done), dimension,
                             lambda: (checkpoint.vectors(number, member, size[column]) for number, size in done))
 
-    passages = CheckpointPassages(checkpoint, [(number, size[0]) for number, size in done], shard)
+    passages = Walk(sum(size[0] for _, size in done),
+                    lambda: (p for number, size in done for p in checkpoint.passages(number, shard(number), size[0])))
     return passages, blocks("vectors", 0), blocks("sentence_vectors", 1)
 
 
@@ -183,70 +185,60 @@ def update_index(
     live = live or open_index(index_dir)
     require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
-    stored = stored_articles(live)
-    by_article = stored_passages(live)
+    stored = stored_hashes(live)
     incoming = {article.id: article for article in upserts}
     unknown = [article_id for article_id in deletions if article_id not in stored and article_id not in incoming]
     for article_id in unknown:
         log.warning("cannot delete %s: no such article in the index", article_id)
     deleted = [article_id for article_id in dict.fromkeys(deletions) if article_id in stored and article_id not in incoming]
 
-    final: dict[str, Article] = {aid: a for aid, a in stored.items() if aid not in deleted}
+    with closing(live.connect()) as db:
+        previous = articles_by_id(db, [article_id for article_id in incoming if article_id in stored])
     to_embed: list[Article] = []
     added, replaced, unchanged, metadata_only = [], [], [], []
     for article in incoming.values():
-        old = stored.get(article.id)
+        old = previous.get(article.id)
         if old is None:
             added.append(article.id)
             to_embed.append(article)
-        elif content_hash(old) != content_hash(article):
+        elif stored[article.id] != content_hash(article):
             replaced.append(article.id)
             to_embed.append(article)
         else:
             (unchanged if old == replace(article, source=old.source) else metadata_only).append(article.id)
-        final.pop(article.id, None)
-        final[article.id] = article
+    # kept articles stay where they were; incoming ones go to the end, in the order given
+    gone = set(deleted) | set(incoming)
+    order = [article_id for article_id in stored if article_id not in gone] + list(incoming)
 
     cut = cut_articles(to_embed, embedder, chunking)
-    new_passages = cut.passages
     crash_point("before-embedding")
     new_vectors, new_sentence_vectors = embedder.embed_passages(cut.texts, cut.ranges, progress)
     crash_point("after-embedding")
-    if not final:
+    if not order:
         raise ValueError("the update would leave the index empty; the live index is unchanged")
-    fresh = {article.id for article in to_embed}
-    new_sentence_rows = np.cumsum([0] + [len(p.sentences) for p in new_passages])
-    passages: list[Passage] = []
-    blocks: list[np.ndarray] = []
-    sentence_blocks: list[np.ndarray] = []
-    new_rows = _rows_by_article(new_passages)
-    for article_id in final:
-        if article_id in fresh:
-            rows = new_rows.get(article_id, [])
-            passages.extend(new_passages[i] for i in rows)
-            blocks.append(new_vectors[rows])
-            sentence_blocks += [new_sentence_vectors[new_sentence_rows[i]:new_sentence_rows[i + 1]] for i in rows]
-        else:
-            old_passages, old_vectors, old_sentence_vectors = by_article[article_id]
-            passages.extend(old_passages)
-            blocks.append(old_vectors)
-            sentence_blocks.append(old_sentence_vectors)
-    version = write_version(index_dir, list(final.values()), passages,
-                            VectorBlocks(len(passages), embedder.dimension, lambda: blocks),
-                            VectorBlocks(sum(len(p.sentences) for p in passages), embedder.dimension, lambda: sentence_blocks),
+    rewrite = Rewrite(live, order, incoming, _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors))
+    version = write_version(index_dir, rewrite.articles(), rewrite.passage_rows(),
+                            VectorBlocks(rewrite.passages, embedder.dimension, rewrite.vector_blocks),
+                            VectorBlocks(rewrite.sentences, embedder.dimension, rewrite.sentence_vector_blocks),
                             embedder.name,
                             {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
-                        len(new_passages), len(passages) - len(new_passages))
+                        len(cut.passages), rewrite.passages - len(cut.passages))
+
+
+def _by_article(articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,
+                sentence_vectors: np.ndarray) -> dict[str, Embedded]:
+    """What was just embedded, by article (every one of ``articles``, even one that made no passage)."""
+    rows: dict[str, list[int]] = {article.id: [] for article in articles}
+    for row, passage in enumerate(passages):
+        rows[passage.article_id].append(row)
+    first_sentence = np.cumsum([0] + [len(passage.sentences) for passage in passages])
+    sentence_rows = {article_id: [s for r in ids for s in range(first_sentence[r], first_sentence[r + 1])]
+                     for article_id, ids in rows.items()}
+    return {article_id: Embedded([passages[r] for r in ids], vectors[ids], sentence_vectors[sentence_rows[article_id]])
+            for article_id, ids in rows.items()}
 
 
 def _build_info(chunking: Chunking, embedder: Embedder) -> dict:
     """How the vectors were made, recorded in the manifest."""
     return {"chunking": asdict(chunking), "bf16": embedder.bf16, "precision": embedder.precision}
-
-
-def _rows_by_article(passages: Sequence[Passage]) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {}
-    for row, passage in enumerate(passages):
-        rows.setdefault(passage.article_id, []).append(row)
-    return rows

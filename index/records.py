@@ -4,15 +4,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
-from typing import Sequence
-
-import numpy as np
+from typing import Any, Sequence
 
 from index.articles import Article
 from index.duplicates import duplicate_groups
 from index.durable import fsync_file
-from index.passages import Passage, Passages
+from index.passages import Passage
+from index.rows import Rows
 from index.verify import IndexVersion
 
 SCHEMA = """
@@ -55,7 +55,7 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()
 
 
-def write_database(path: Path, articles: Sequence[Article], passages: Passages) -> None:
+def write_database(path: Path, articles: Rows[Article], passages: Rows[Passage]) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
@@ -82,45 +82,19 @@ def write_database(path: Path, articles: Sequence[Article], passages: Passages) 
     fsync_file(path)
 
 
+ARTICLE_FIELDS = "id, title, text, link, cat, subcat, tags, date, lang, source"
+"""The columns an :class:`Article` is read back from, in :func:`article_from_row`'s order."""
+
+
+def article_from_row(row: Sequence[Any]) -> Article:
+    """The article of a row of :data:`ARTICLE_FIELDS` (tags stored as JSON)."""
+    aid, title, text, link, cat, subcat, tags, date, lang, source = row
+    return Article(aid, title, text, link, cat, subcat, json.loads(tags), date, lang, source)
+
+
 def stored_articles(version: IndexVersion) -> dict[str, Article]:
     """Every article of a version (but those deleted since its last merge), in index order, as it was ingested."""
     live, parameters = version.tombstones.excluded("id")
-    db = version.connect()
-    try:
-        rows = db.execute("SELECT id, title, text, link, cat, subcat, tags, date, lang, source FROM articles "
-                          f"WHERE 1{live} ORDER BY rowid", parameters)
-        return {
-            row["id"]: Article(row["id"], row["title"], row["text"], row["link"], row["cat"], row["subcat"],
-                               json.loads(row["tags"]), row["date"], row["lang"], row["source"])
-            for row in rows
-        }
-    finally:
-        db.close()
-
-
-def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.ndarray, np.ndarray]]:
-    """Each article's passages in order, with their vectors and their sentences' vectors, read back from a version
-    (but those of articles deleted since its last merge)."""
-    live, parameters = version.tombstones.excluded("article_id")
-    db = version.connect()
-    try:
-        sentences: dict[int, list[tuple[int, int, int]]] = {}
-        for rowid, passage_id, start, end in db.execute("SELECT rowid, passage_id, start, end FROM sentences ORDER BY rowid"):
-            sentences.setdefault(passage_id, []).append((rowid - 1, start, end))
-        grouped: dict[str, list[tuple[int, Passage, list[int]]]] = {}
-        for row in db.execute("SELECT id, article_id, position, start, end, text FROM passages "
-                              f"WHERE 1{live} ORDER BY article_id, position", parameters):
-            spans = sentences.get(row["id"], [])
-            passage = Passage(row["article_id"], row["position"], row["start"], row["end"], row["text"],
-                              tuple((start, end) for _, start, end in spans))
-            grouped.setdefault(row["article_id"], []).append((row["id"], passage, [r for r, _, _ in spans]))
-    finally:
-        db.close()
-    return {
-        article_id: (
-            [p for _, p, _ in items],
-            version.vectors.vectors(np.array([passage_id for passage_id, _, _ in items], dtype=np.int64)),
-            np.array(version.sentence_vectors[[r for _, _, rows in items for r in rows]], dtype=np.float32),
-        )
-        for article_id, items in grouped.items()
-    }
+    with closing(version.connect()) as db:
+        rows = db.execute(f"SELECT {ARTICLE_FIELDS} FROM articles WHERE 1{live} ORDER BY rowid", parameters)
+        return {row[0]: article_from_row(row) for row in rows}

@@ -19,10 +19,9 @@ from tqdm import tqdm
 from index.articles import Article, IngestReport, iter_articles
 from index.faults import crash_point
 from index.layout import STAGING
+from index.records import ARTICLE_FIELDS, article_from_row
 
 READ_BATCH = 1000  # articles fetched from the file at a time when iterating
-
-_FIELDS = "id, title, text, link, cat, subcat, tags, date, lang, source"
 
 
 class StagedArticles(Sequence[Article]):
@@ -60,9 +59,8 @@ class StagedArticles(Sequence[Article]):
             yield from self[start:start + READ_BATCH]
 
     def _read(self, where: str, parameters: tuple[int, ...]) -> list[Article]:
-        rows = self.db.execute(f"SELECT {_FIELDS} FROM articles WHERE {where} ORDER BY pos", parameters)
-        return [Article(aid, title, text, link, cat, subcat, json.loads(tags), date, lang, source)
-                for aid, title, text, link, cat, subcat, tags, date, lang, source in rows]
+        rows = self.db.execute(f"SELECT {ARTICLE_FIELDS} FROM articles WHERE {where} ORDER BY pos", parameters)
+        return [article_from_row(row) for row in rows]
 
     def close(self) -> None:
         """Close and delete the file."""
@@ -86,7 +84,7 @@ def stage_articles(paths: Iterable[Path | str], index_dir: Path, report: IngestR
     db = sqlite3.connect(path)
     try:
         # a staging file is thrown away if anything fails, so it needs no journal and no fsync
-        db.executescript(f"""
+        db.executescript("""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
             CREATE TABLE read (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title, text, link, cat, subcat,
@@ -98,12 +96,12 @@ def stage_articles(paths: Iterable[Path | str], index_dir: Path, report: IngestR
             if previous is not None:  # the later record wins, and is read where it was found
                 report.replaced(article, previous[0])
                 db.execute("DELETE FROM read WHERE id = ?", (article.id,))
-            db.execute(f"INSERT INTO read ({_FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO read ({ARTICLE_FIELDS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (article.id, article.title, article.text, article.link, article.cat, article.subcat,
                         json.dumps(article.tags, ensure_ascii=False), article.date, article.lang, article.source))
         db.executescript(f"""
-            CREATE TABLE articles (pos INTEGER PRIMARY KEY, {_FIELDS});
-            INSERT INTO articles SELECT row_number() OVER (ORDER BY seq) - 1, {_FIELDS} FROM read ORDER BY seq;
+            CREATE TABLE articles (pos INTEGER PRIMARY KEY, {ARTICLE_FIELDS});
+            INSERT INTO articles SELECT row_number() OVER (ORDER BY seq) - 1, {ARTICLE_FIELDS} FROM read ORDER BY seq;
             DROP TABLE read;
         """)
         db.commit()

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -26,8 +26,9 @@ from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES
                           remove_leftovers, switch_to)
 from index.lexical import write_lexical
 from index.lock import index_lock
-from index.passages import Passage, Passages
-from index.records import content_hash, stored_articles, stored_passages, write_database
+from index.passages import Passage
+from index.rows import Rows
+from index.records import content_hash, stored_articles, write_database
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
@@ -36,15 +37,15 @@ from index.verify import IndexVersion, open_index, open_version, require_model
 __all__ = ["DATABASE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "SENTENCES", "IndexBusy", "IndexDamaged",
            "IndexMissing", "IndexUnavailable", "IndexVersion", "ModelMismatch", "content_hash", "crash_point",
            "index_lock", "live_path", "open_index", "open_version", "remove_leftovers", "require_model",
-           "LinksUnsupported", "stored_articles", "stored_passages", "write_database", "write_deletions", "write_version"]
+           "LinksUnsupported", "stored_articles", "write_database", "write_deletions", "write_version"]
 
 log = logging.getLogger(__name__)
 
 
 def write_version(
     index_dir: Path,
-    articles: Sequence[Article],
-    passages: Passages,
+    articles: Rows[Article],
+    passages: Rows[Passage],
     vectors: np.ndarray | VectorBlocks,
     sentence_vectors: np.ndarray | VectorBlocks,
     model: str,

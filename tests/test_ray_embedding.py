@@ -9,7 +9,8 @@ import pytest
 from index.articles import read_articles
 from index.distributed import RayEmbedding
 from index.pipeline import build_index
-from index.store import index_lock, open_index, stored_passages
+from index.rewrite import stored_passages
+from index.store import index_lock, open_index
 from settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"

@@ -12,7 +12,8 @@ from index.checkpoints import BUILDS, BuildCheckpoint, Shard
 from index.cutting import ShardCutter
 from index.passages import Passage
 from index.pipeline import build_index
-from index.store import index_lock, open_index, remove_leftovers, stored_passages
+from index.rewrite import stored_passages
+from index.store import index_lock, open_index, remove_leftovers
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
 QUERIES = ["آلودگی هوا در تهران", "oil exports", "نمایشگاه کتاب", "chess tournament"]
