@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Callable
@@ -21,7 +22,7 @@ def run(command: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted; the live index is unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (IndexUnavailable, ValueError, OSError) as exc:
+    except (IndexUnavailable, ValueError, OSError, sqlite3.Error) as exc:  # sqlite3: e.g. "database or disk is full"
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

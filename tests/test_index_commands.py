@@ -3,6 +3,7 @@ model load, a mistyped --index is not created, and the source-walking options re
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,17 @@ def test_source_options_reach_the_reader(tmp_path: Path, capsys, embedder) -> No
     assert rebuild_main([str(source), "--index", str(index_dir), "--quiet", "--include-hidden"]) == 0
     assert "articles read: 1, indexed: 1" in capsys.readouterr().out
     assert not (index_dir / STAGING).exists()  # the staged articles go once the version is live
+
+
+def test_a_full_disk_while_staging_ends_the_rebuild_with_a_message(tmp_path: Path, capsys, monkeypatch) -> None:
+    import index.staging
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index.staging, "iter_articles", full)
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "متن"}, ensure_ascii=False))
+    assert rebuild_main([str(source), "--index", str(tmp_path / "index"), "--quiet"]) == 1
+    assert "error: database or disk is full" in capsys.readouterr().err
+    assert not (tmp_path / "index" / STAGING).exists()
