@@ -22,6 +22,9 @@ EXIT_USAGE = 2  # the command line itself is wrong (argparse's status)
 EXIT_INTERRUPTED = 130  # Ctrl-C; the live index is unchanged
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# libraries whose information messages are about their own workings: hazm, imported on first use, makes a
+# gensim Dictionary as it loads, and gensim logs that at INFO; shown with -v only
+CHATTY_LIBRARIES = ("gensim",)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ def setup_logging(verbosity: int, default: int = logging.INFO) -> None:
     an option, debug messages with ``-v``. A later call without ``force`` (the command's own) changes nothing."""
     level = {-1: logging.WARNING, 0: default}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format=LOG_FORMAT, force=verbosity != 0)
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -62,3 +62,16 @@ def test_serve_is_the_production_server_and_dev_the_development_one(capsys) -> N
 def test_serve_prints_the_nginx_configuration_it_would_run(capsys) -> None:
     assert cli.main(["serve", "--print-config"]) == cli.EXIT_OK
     assert "proxy_pass" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_hazm_loading_on_first_use_is_quiet_unless_verbose(verbosity: int) -> None:
+    """hazm is imported on first use, after logging is set up; gensim's messages as it loads are noise."""
+    import subprocess
+    import sys
+
+    code = (f"from kavosh.cli import setup_logging; setup_logging({verbosity}); "
+            "from index.persian import normalize; normalize('سلام')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ("gensim" in done.stderr) == (verbosity > 0)
