@@ -140,8 +140,19 @@ def token_script(token: str) -> str | None:
     return None
 
 
-def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
-    """Write ``lexical.sqlite``: one row per passage in each field, rowid = passage id (0, 1, ...)."""
+@dataclass(frozen=True)
+class Analyzed:
+    """A passage's lexical row as a version of this :data:`LEXICAL_FORMAT` stored it (its terms joined by
+    spaces, and its script): an update copies it instead of analyzing the passage's text again, which took
+    most of an update's time (docs/benchmarks.md, "Bounded build and update memory")."""
+
+    tokens: str
+    script: str
+
+
+def write_lexical(path: Path, passage_texts: Iterable[str | Analyzed]) -> int:
+    """Write ``lexical.sqlite``: one row per passage in each field, rowid = passage id (0, 1, ...), from
+    each passage's text to analyze (title and body), or its row already analyzed."""
     db = sqlite3.connect(path)
     count = 0
     try:
@@ -151,8 +162,12 @@ def write_lexical(path: Path, passage_texts: Iterable[str]) -> int:
         while batch := list(itertools.islice(texts, WRITE_BATCH)):
             rows, stem_rows = [], []
             for text in batch:
-                terms = tokens(text)
-                rows.append((count, " ".join(terms), script(text)))
+                if isinstance(text, Analyzed):
+                    terms = text.tokens.split()
+                    rows.append((count, text.tokens, text.script))
+                else:
+                    terms = tokens(text)
+                    rows.append((count, " ".join(terms), script(text)))
                 stem_rows.append((count, " ".join(stems(terms))))
                 count += 1
             db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)

@@ -221,7 +221,8 @@ def update_index(
                             VectorBlocks(rewrite.passages, embedder.dimension, rewrite.vector_blocks),
                             VectorBlocks(rewrite.sentences, embedder.dimension, rewrite.sentence_vector_blocks),
                             embedder.name,
-                            {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index)
+                            {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index,
+                            rewrite.lexical())
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(cut.passages), rewrite.passages - len(cut.passages))
 

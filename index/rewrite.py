@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from index.articles import Article
+from index.lexical import LEXICAL_FORMAT, Analyzed
 from index.passages import Passage
 from index.records import ARTICLE_FIELDS, article_from_row
 from index.rows import Walk
@@ -81,6 +82,28 @@ class Rewrite:
 
     def sentence_vector_blocks(self) -> Iterator[np.ndarray]:
         return (block.sentence_vectors for block in self._blocks(True))
+
+    def lexical(self) -> Iterator[str | Analyzed] | None:
+        """What the lexical index reads of each passage, in order: a kept passage's row copied from the live
+        version, an embedded one's title and text to analyze; None when the live version's lexical rows
+        were made by other rules (another :data:`LEXICAL_FORMAT`), so every passage must be analyzed."""
+        with closing(self.live.connect()) as db:
+            made_by = db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
+        return self._lexical() if made_by == str(LEXICAL_FORMAT) else None
+
+    def _lexical(self) -> Iterator[str | Analyzed]:
+        with closing(self.live.connect()) as db:
+            for ids in self._id_blocks():
+                stored = _stored_passages(db, [aid for aid in ids if aid not in self.embedded])
+                wanted = [passage_id for items in stored.values() for passage_id, _, _ in items]
+                rows = {rowid: Analyzed(tokens, script) for rowid, tokens, script in
+                        rows_for(db, "SELECT rowid, tokens, script FROM lex.lexical WHERE rowid IN", wanted)}
+                for aid in ids:
+                    if aid in self.embedded:
+                        title = self.incoming[aid].title  # what was embedded came in with the update
+                        yield from (f"{title}\n{passage.text}" for passage in self.embedded[aid].passages)
+                    else:
+                        yield from (rows[passage_id] for passage_id, _, _ in stored.get(aid, []))
 
     def _articles(self) -> Iterator[Article]:
         with closing(self.live.connect()) as db:

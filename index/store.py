@@ -24,7 +24,7 @@ from index.errors import IndexBusy, IndexDamaged, IndexMissing, IndexUnavailable
 from index.faults import crash_point
 from index.layout import (DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, file_facts, live_path,
                           remove_leftovers, switch_to)
-from index.lexical import write_lexical
+from index.lexical import Analyzed, write_lexical
 from index.lock import index_lock
 from index.passages import Passage
 from index.rows import Rows
@@ -51,6 +51,7 @@ def write_version(
     model: str,
     build_info: dict[str, Any],
     vector_index: str = AUTO,
+    lexical: Iterable[str | Analyzed] | None = None,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
     ``passages`` come in their articles' order; both are read a few times, one by one, so either may be a
@@ -58,7 +59,9 @@ def write_version(
     ``vectors`` holds one vector per passage, ``sentence_vectors`` those of every passage's sentences, both in
     passage order: arrays, or :class:`VectorBlocks` read one block at a time (a rebuild reads its shards so,
     never holding all the vectors at once). ``vector_index`` names the vector backend
-    (:mod:`index.vectors.factory`), or ``auto`` to choose it by size."""
+    (:mod:`index.vectors.factory`), or ``auto`` to choose it by size. ``lexical``: what the lexical index
+    reads of each passage, in order, when the caller has it (:func:`index.lexical.write_lexical`); by
+    default each passage's title and text, analyzed."""
     backend = vector_index_class(choose_kind(len(passages), vector_index))
     vectors = vectors if isinstance(vectors, VectorBlocks) else VectorBlocks.of(vectors)
     sentence_vectors = sentence_vectors if isinstance(sentence_vectors, VectorBlocks) else VectorBlocks.of(sentence_vectors)
@@ -74,7 +77,7 @@ def write_version(
         vector_index = backend.build_from(vectors, ids)
         vector_index.save(tmp)
         crash_point("vectors-written")
-        write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages))
+        write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages) if lexical is None else lexical)
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
         _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
