@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Mapping
 
 from index.articles import Article
 from index.persian import normalize
 from index.rows import Rows
 
 
-def duplicate_groups(articles: Rows[Article]) -> dict[str, str]:
+def text_key(text: str) -> str:
+    """What makes two texts the same story: the hash of the normalized text."""
+    return hashlib.sha256(normalize(text).encode()).hexdigest()
+
+
+def duplicate_groups(articles: Rows[Article], text_keys: Mapping[str, str]) -> dict[str, str]:
     """Each article's group representative: articles sharing a link, or whose normalized text is the same
-    (the same story published twice), form one group, represented by its first article."""
+    (the same story published twice: the same :func:`text_key`, given for every article), form one group,
+    represented by its first article."""
     parent: dict[str, str] = {}
 
     def find(article_id: str) -> str:
@@ -23,7 +30,7 @@ def duplicate_groups(articles: Rows[Article]) -> dict[str, str]:
     first_with: dict[tuple[str, str], str] = {}
     for article in articles:
         parent.setdefault(article.id, article.id)
-        keys = [("text", hashlib.sha256(normalize(article.text).encode()).hexdigest())]
+        keys = [("text", text_keys[article.id])]
         if article.link:
             keys.append(("link", article.link))
         for key in keys:

@@ -222,7 +222,7 @@ def update_index(
                             VectorBlocks(rewrite.sentences, embedder.dimension, rewrite.sentence_vector_blocks),
                             embedder.name,
                             {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index,
-                            rewrite.lexical())
+                            rewrite.lexical(), rewrite.text_keys())
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(cut.passages), rewrite.passages - len(cut.passages))
 

@@ -6,10 +6,10 @@ import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from index.articles import Article
-from index.duplicates import duplicate_groups
+from index.duplicates import duplicate_groups, text_key
 from index.durable import fsync_file
 from index.passages import Passage
 from index.rows import Rows
@@ -28,7 +28,8 @@ CREATE TABLE articles (
     lang TEXT,
     source TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    duplicate_of TEXT NOT NULL  -- the first article with the same link or the same normalized text; itself if none
+    duplicate_of TEXT NOT NULL,  -- the first article with the same link or the same normalized text; itself if none
+    text_key TEXT NOT NULL  -- duplicates.text_key: kept so that an update need not normalize kept articles again
 );
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY,
@@ -55,16 +56,21 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()
 
 
-def write_database(path: Path, articles: Rows[Article], passages: Rows[Passage]) -> None:
+def write_database(path: Path, articles: Rows[Article], passages: Rows[Passage],
+                   text_keys: Mapping[str, str] | None = None) -> None:
+    """Write ``index.sqlite``; ``text_keys``: the :func:`text_key` of articles whose text the caller already
+    knows it of (an update's kept articles), so only the others are normalized."""
+    known = text_keys or {}
+    keys = {a.id: known.get(a.id) or text_key(a.text) for a in articles}
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
-        canonical = duplicate_groups(articles)
+        canonical = duplicate_groups(articles, keys)
         db.executemany(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 (a.id, a.title, a.text, a.link, a.cat, a.subcat, json.dumps(a.tags, ensure_ascii=False),
-                 a.date, a.lang, a.source, content_hash(a), canonical[a.id])
+                 a.date, a.lang, a.source, content_hash(a), canonical[a.id], keys[a.id])
                 for a in articles
             ),
         )

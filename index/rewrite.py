@@ -91,6 +91,16 @@ class Rewrite:
             made_by = db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
         return self._lexical() if made_by == str(LEXICAL_FORMAT) else None
 
+    def text_keys(self) -> dict[str, str]:
+        """The live version's duplicate key (``duplicates.text_key``) of each article whose text is kept;
+        none from a version written before the keys were stored."""
+        kept = [aid for aid in self.order if aid not in self.embedded]
+        with closing(self.live.connect()) as db:
+            try:
+                return dict(rows_for(db, "SELECT id, text_key FROM articles WHERE id IN", kept))
+            except sqlite3.OperationalError:  # no such column
+                return {}
+
     def _lexical(self) -> Iterator[str | Analyzed]:
         with closing(self.live.connect()) as db:
             for ids in self._id_blocks():

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -52,6 +52,7 @@ def write_version(
     build_info: dict[str, Any],
     vector_index: str = AUTO,
     lexical: Iterable[str | Analyzed] | None = None,
+    text_keys: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
     ``passages`` come in their articles' order; both are read a few times, one by one, so either may be a
@@ -61,7 +62,8 @@ def write_version(
     never holding all the vectors at once). ``vector_index`` names the vector backend
     (:mod:`index.vectors.factory`), or ``auto`` to choose it by size. ``lexical``: what the lexical index
     reads of each passage, in order, when the caller has it (:func:`index.lexical.write_lexical`); by
-    default each passage's title and text, analyzed."""
+    default each passage's title and text, analyzed. ``text_keys``: the duplicate keys the caller already
+    knows (:func:`index.records.write_database`)."""
     backend = vector_index_class(choose_kind(len(passages), vector_index))
     vectors = vectors if isinstance(vectors, VectorBlocks) else VectorBlocks.of(vectors)
     sentence_vectors = sentence_vectors if isinstance(sentence_vectors, VectorBlocks) else VectorBlocks.of(sentence_vectors)
@@ -72,7 +74,7 @@ def write_version(
     version_id, tmp = _new_folder(index_dir)
     try:
         ids = np.arange(len(passages), dtype=np.int64)
-        write_database(tmp / DATABASE, articles, passages)
+        write_database(tmp / DATABASE, articles, passages, text_keys)
         crash_point("database-written")
         vector_index = backend.build_from(vectors, ids)
         vector_index.save(tmp)
