@@ -33,8 +33,8 @@ def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str
     """Delete articles from the live index by tombstones (:func:`index.store.write_deletions`): no file is
     copied and nothing is embedded or read whole. None when the deleted passages would pass
     ``MERGE_DELETED_SHARE`` of the version's, or where the file system refuses hard links: the caller then
-    merges (:func:`index.pipeline.update_index`), which writes the version again without them. Call under
-    ``index_lock``."""
+    updates (:func:`index.pipeline.update_index`), which copies the version's files (:mod:`index.append`) or
+    merges. Call under ``index_lock``."""
     wanted = list(dict.fromkeys(deletions))
     with closing(live.connect()) as db:
         present = {row[0] for row in rows_for(db, "SELECT id FROM articles WHERE id IN", wanted)}
@@ -52,7 +52,7 @@ def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str
     try:
         version = write_deletions(index_dir, live, tombstones) if deleted else live.path
     except LinksUnsupported as exc:
-        log.warning("%s: merging instead (writing the index again without the deleted articles)", exc)
+        log.warning("%s: copying the version's files instead", exc)
         return None
     return UpdateResult(version, [], [], [], [], deleted, unknown, 0,
                         live.manifest["passages"] - len(tombstones.passages))

@@ -78,7 +78,8 @@ class FtsLexicalIndex(LexicalSearch):
     @cached_property
     def filters(self) -> FilterIndex:
         """Each passage's category and day, read from the version's database when none was given."""
-        return FilterIndex(self.db, self.passages)
+        # every passage id, dead ones too: the lexical rows of dead passages may have been deleted (index.append)
+        return FilterIndex(self.db, self.db.execute("SELECT count(*) FROM main.passages").fetchone()[0])
 
 
 def stem_index(db: sqlite3.Connection, filters: FilterIndex | None = None) -> FtsLexicalIndex | None:

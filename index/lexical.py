@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 
 from index.persian import normalize
@@ -154,24 +154,9 @@ def write_lexical(path: Path, passage_texts: Iterable[str | Analyzed]) -> int:
     """Write ``lexical.sqlite``: one row per passage in each field, rowid = passage id (0, 1, ...), from
     each passage's text to analyze (title and body), or its row already analyzed."""
     db = sqlite3.connect(path)
-    count = 0
     try:
         db.executescript(SCHEMA)
-        texts = iter(passage_texts)
-        # a batch at a time, so memory does not grow with the archive
-        while batch := list(itertools.islice(texts, WRITE_BATCH)):
-            rows, stem_rows = [], []
-            for text in batch:
-                if isinstance(text, Analyzed):
-                    terms = text.tokens.split()
-                    rows.append((count, text.tokens, text.script))
-                else:
-                    terms = tokens(text)
-                    rows.append((count, " ".join(terms), script(text)))
-                stem_rows.append((count, " ".join(stems(terms))))
-                count += 1
-            db.executemany("INSERT INTO lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
-            db.executemany("INSERT INTO lexical_stems(rowid, stems) VALUES (?,?)", stem_rows)
+        count = _insert_rows(db, "main", passage_texts, 0)
         db.executemany("INSERT INTO lexical_info VALUES (?,?)",
                        [("format", str(LEXICAL_FORMAT)), ("passages", str(count))])
         for table in (TOKENS.table, STEMS.table):
@@ -179,6 +164,46 @@ def write_lexical(path: Path, passage_texts: Iterable[str | Analyzed]) -> int:
         db.commit()
     finally:
         db.close()
+    return count
+
+
+def append_lexical(db: sqlite3.Connection, passage_texts: Iterable[str | Analyzed], first: int,
+                   dead: Sequence[int]) -> None:
+    """Change the lexical index attached to ``db`` as ``lex`` (a copy of a version's, format
+    :data:`LEXICAL_FORMAT`): add rows from rowid ``first`` on, and delete the rows of the ``dead`` passages
+    still there, so that FTS5's BM25 statistics count the live passages only, as a merge's would.
+    ``lexical_info`` records the rows held (``passages``) and deleted (``removed``). The caller commits."""
+    info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
+    added = _insert_rows(db, "lex", passage_texts, first) - first
+    present = [rowid for start in range(0, len(dead), 500) for (rowid,) in db.execute(
+        f"SELECT rowid FROM lex.lexical WHERE rowid IN ({','.join(map(str, map(int, dead[start:start + 500])))})")]
+    for start in range(0, len(present), 500):
+        marks = ",".join(map(str, present[start:start + 500]))
+        for table in (TOKENS.table, STEMS.table):
+            db.execute(f"DELETE FROM lex.{table} WHERE rowid IN ({marks})")
+    db.executemany("INSERT OR REPLACE INTO lex.lexical_info VALUES (?,?)",
+                   [("passages", str(int(info["passages"]) + added - len(present))),
+                    ("removed", str(int(info.get("removed", 0)) + len(present)))])
+
+
+def _insert_rows(db: sqlite3.Connection, schema: str, passage_texts: Iterable[str | Analyzed], first: int) -> int:
+    """Insert each passage's row in both fields, rowids from ``first`` on; returns the rowid after the last."""
+    count = first
+    texts = iter(passage_texts)
+    # a batch at a time, so memory does not grow with the archive
+    while batch := list(itertools.islice(texts, WRITE_BATCH)):
+        rows, stem_rows = [], []
+        for text in batch:
+            if isinstance(text, Analyzed):
+                terms = text.tokens.split()
+                rows.append((count, text.tokens, text.script))
+            else:
+                terms = tokens(text)
+                rows.append((count, " ".join(terms), script(text)))
+            stem_rows.append((count, " ".join(stems(terms))))
+            count += 1
+        db.executemany(f"INSERT INTO {schema}.lexical(rowid, tokens, script) VALUES (?,?,?)", rows)
+        db.executemany(f"INSERT INTO {schema}.lexical_stems(rowid, stems) VALUES (?,?)", stem_rows)
     return count
 
 
@@ -193,9 +218,11 @@ def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
         rows = {field.table: db.execute(f"SELECT count(*) FROM lex.{field.table}").fetchone()[0] for field in fields}
     except sqlite3.DatabaseError as exc:
         return f"the lexical index is damaged ({exc})"
+    removed = int(info.get("removed", 0))  # rows of dead passages an update deleted (index.append)
     for table, count in rows.items():
-        if count != passages or info.get("passages") != str(passages):
-            return f"the lexical table {table} holds {count} passages, the version has {passages}"
+        if count + removed != passages or info.get("passages") != str(count):
+            deleted = f" and {removed} deleted" if removed else ""
+            return f"the lexical table {table} holds {count} passages{deleted}, the version has {passages}"
     return None
 
 

@@ -29,6 +29,7 @@ from index.store import (
     require_model,
     write_version,
 )
+from index.append import append_version, merge_reason
 from index.changes import UpdateResult
 from index.rewrite import Embedded, Rewrite, articles_by_id, stored_hashes
 from index.rows import Walk
@@ -178,10 +179,14 @@ def update_index(
     progress: bool = False,
     live: IndexVersion | None = None,
     vector_index: str = "auto",
+    merge: bool = False,
 ) -> UpdateResult:
     """Add, replace and delete articles in the live index, embedding only articles whose title or text
-    changed; everything else keeps its passages and vectors. Call under ``index_lock``; ``live`` is the
-    live version when the caller has already opened it; ``vector_index`` as for :func:`build_index`."""
+    changed; everything else keeps its passages and vectors. The new version appends to a copy of the live
+    one (:mod:`index.append`) or, when ``merge`` is asked or appending cannot be done
+    (:func:`index.append.merge_reason`), is written whole without dead passages. Call under ``index_lock``;
+    ``live`` is the live version when the caller has already opened it; ``vector_index`` as for
+    :func:`build_index`."""
     live = live or open_index(index_dir)
     require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
@@ -206,9 +211,9 @@ def update_index(
             to_embed.append(article)
         else:
             (unchanged if old == replace(article, source=old.source) else metadata_only).append(article.id)
-    # kept articles stay where they were; incoming ones go to the end, in the order given
-    gone = set(deleted) | set(incoming)
-    order = [article_id for article_id in stored if article_id not in gone] + list(incoming)
+    # stored articles stay where they are, even when updated; new ones go to the end, in the order given
+    gone = set(deleted)
+    order = [article_id for article_id in stored if article_id not in gone] + [a for a in incoming if a not in stored]
 
     cut = cut_articles(to_embed, embedder, chunking)
     crash_point("before-embedding")
@@ -216,12 +221,19 @@ def update_index(
     crash_point("after-embedding")
     if not order:
         raise ValueError("the update would leave the index empty; the live index is unchanged")
-    rewrite = Rewrite(live, order, incoming, _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors))
+    embedded = _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors)
+    build_info = {**_build_info(chunking, embedder), "lineage": live.lineage}
+    reason = "asked for" if merge else merge_reason(live, embedded, deleted, vector_index)
+    if reason is None:
+        version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, build_info)
+        return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
+                            len(cut.passages), live_passages - len(cut.passages))
+    log.info("merging (writing every passage again, without dead ones): %s", reason)
+    rewrite = Rewrite(live, order, incoming, embedded)
     version = write_version(index_dir, rewrite.articles(), rewrite.passage_rows(),
                             VectorBlocks(rewrite.passages, embedder.dimension, rewrite.vector_blocks),
                             VectorBlocks(rewrite.sentences, embedder.dimension, rewrite.sentence_vector_blocks),
-                            embedder.name,
-                            {**_build_info(chunking, embedder), "lineage": live.lineage}, vector_index,
+                            embedder.name, build_info, vector_index,
                             rewrite.lexical(), rewrite.text_keys())
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(cut.passages), rewrite.passages - len(cut.passages))

@@ -48,6 +48,10 @@ CREATE INDEX passages_by_article ON passages(article_id, position);
 CREATE INDEX sentences_by_passage ON sentences(passage_id);
 CREATE INDEX articles_by_cat ON articles(cat);
 CREATE INDEX articles_by_date ON articles(date);
+-- an update that appends finds the duplicate groups it changes by these (index.append)
+CREATE INDEX articles_by_link ON articles(link);
+CREATE INDEX articles_by_text_key ON articles(text_key);
+CREATE INDEX articles_by_group ON articles(duplicate_of);
 """
 
 

@@ -19,7 +19,7 @@ from index.lexical import LEXICAL_FORMAT, Analyzed
 from index.passages import Passage
 from index.records import ARTICLE_FIELDS, article_from_row
 from index.rows import Walk
-from index.tombstones import rows_for
+from index.tombstones import Tombstones, rows_for
 from index.verify import IndexVersion
 
 BLOCK_ARTICLES = 1000  # articles read back from the live version at a time
@@ -62,10 +62,15 @@ class Rewrite:
         self.order = order
         self.incoming = incoming
         self.embedded = embedded
+        dead = live.tombstones.passage_set  # replaced passages of live articles (index.append)
+        counts: dict[str, int] = {}
+        sentences: dict[str, int] = {}
         with closing(live.connect()) as db:  # one pass over each table: a count per article
-            counts = dict(db.execute("SELECT article_id, count(*) FROM passages GROUP BY article_id"))
-            sentences = dict(db.execute("SELECT p.article_id, count(*) FROM sentences s JOIN passages p "
-                                        "ON p.id = s.passage_id GROUP BY p.article_id"))
+            for passage_id, article_id, sentence_count in db.execute(
+                    "SELECT p.id, p.article_id, (SELECT count(*) FROM sentences s WHERE s.passage_id = p.id) FROM passages p"):
+                if passage_id not in dead:
+                    counts[article_id] = counts.get(article_id, 0) + 1
+                    sentences[article_id] = sentences.get(article_id, 0) + sentence_count
         stored = [aid for aid in order if aid not in embedded]
         self.passages = sum(counts.get(aid, 0) for aid in stored) + sum(len(e.passages) for e in embedded.values())
         self.sentences = (sum(sentences.get(aid, 0) for aid in stored)
@@ -104,7 +109,7 @@ class Rewrite:
     def _lexical(self) -> Iterator[str | Analyzed]:
         with closing(self.live.connect()) as db:
             for ids in self._id_blocks():
-                stored = _stored_passages(db, [aid for aid in ids if aid not in self.embedded])
+                stored = _stored_passages(db, [aid for aid in ids if aid not in self.embedded], self.live.tombstones)
                 wanted = [passage_id for items in stored.values() for passage_id, _, _ in items]
                 rows = {rowid: Analyzed(tokens, script) for rowid, tokens, script in
                         rows_for(db, "SELECT rowid, tokens, script FROM lex.lexical WHERE rowid IN", wanted)}
@@ -127,7 +132,7 @@ class Rewrite:
         none = np.zeros((0, 0), dtype=np.float32)
         with closing(self.live.connect()) as db:
             for ids in self._id_blocks():
-                stored = _stored_passages(db, [aid for aid in ids if aid not in self.embedded])
+                stored = _stored_passages(db, [aid for aid in ids if aid not in self.embedded], self.live.tombstones)
                 passages = [passage for aid in ids for passage in
                             (self.embedded[aid].passages if aid in self.embedded else [p for _, p, _ in stored.get(aid, [])])]
                 yield Embedded(passages, *(self._vectors(ids, stored) if vectors else (none, none)))
@@ -163,7 +168,7 @@ def stored_passages(version: IndexVersion) -> dict[str, tuple[list[Passage], np.
     found: dict[str, tuple[list[Passage], np.ndarray, np.ndarray]] = {}
     with closing(version.connect()) as db:
         for start in range(0, len(ids), BLOCK_ARTICLES):
-            block = _stored_passages(db, ids[start:start + BLOCK_ARTICLES])
+            block = _stored_passages(db, ids[start:start + BLOCK_ARTICLES], version.tombstones)
             for article_id, items in block.items():
                 found[article_id] = ([passage for _, passage, _ in items], *_read_vectors(version, items))
     return {article_id: found[article_id] for article_id in ids if article_id in found}
@@ -178,10 +183,13 @@ def _read_vectors(version: IndexVersion, items: Sequence[StoredPassage]) -> tupl
     return vectors.reshape(len(items), dimension), sentence_vectors.reshape(len(rows), dimension)
 
 
-def _stored_passages(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
-    """Each of these articles' passages in order."""
+def _stored_passages(db: sqlite3.Connection, ids: Sequence[str], tombstones: Tombstones) -> dict[str, list[StoredPassage]]:
+    """Each of these articles' live passages in order (an article re-embedded by an update that appended
+    still has its old passages, dead, in the version)."""
     grouped: dict[str, list[StoredPassage]] = {}
-    rows = rows_for(db, "SELECT id, article_id, position, start, end, text FROM passages WHERE article_id IN", ids)
+    dead = tombstones.passage_set
+    rows = [row for row in rows_for(db, "SELECT id, article_id, position, start, end, text FROM passages WHERE article_id IN", ids)
+            if row[0] not in dead]
     spans: dict[int, list[tuple[int, int, int]]] = {}
     for rowid, passage_id, start, end in rows_for(
             db, "SELECT s.rowid, s.passage_id, s.start, s.end FROM sentences s JOIN passages p ON p.id = s.passage_id "

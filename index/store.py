@@ -37,7 +37,8 @@ from index.verify import IndexVersion, open_index, open_version, require_model
 __all__ = ["DATABASE", "FORMAT_VERSION", "LEXICAL", "MANIFEST", "SENTENCES", "IndexBusy", "IndexDamaged",
            "IndexMissing", "IndexUnavailable", "IndexVersion", "ModelMismatch", "content_hash", "crash_point",
            "index_lock", "live_path", "open_index", "open_version", "remove_leftovers", "require_model",
-           "LinksUnsupported", "stored_articles", "write_database", "write_deletions", "write_version"]
+           "LinksUnsupported", "make_live", "new_version_folder", "now", "stored_articles", "write_database",
+           "write_deletions", "write_version"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def write_version(
         raise ValueError(f"{len(passages)} passages but {vectors.rows} vectors")
     if sum(len(p.sentences) for p in passages) != sentence_vectors.rows:
         raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {sentence_vectors.rows} sentence vectors")
-    version_id, tmp = _new_folder(index_dir)
+    version_id, tmp = new_version_folder(index_dir)
     try:
         ids = np.arange(len(passages), dtype=np.int64)
         write_database(tmp / DATABASE, articles, passages, text_keys)
@@ -93,14 +94,14 @@ def write_version(
             "vector_parameters": vector_index.parameters,
             "articles": len(articles),
             "passages": len(passages),
-            "built_at": _now(),
+            "built_at": now(),
             "files": {name: file_facts(tmp / name) for name in (DATABASE, *backend.files, LEXICAL, SENTENCES)},
             **build_info,
         }
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
         open_version(tmp, verify_checksums=True).close()
-        final = _make_live(index_dir, tmp)
+        final = make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -112,7 +113,7 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
     """Make live a version that is ``live`` with ``tombstones`` (its own and the new ones,
     :meth:`Tombstones.adding`): every file of ``live`` is hard-linked, never copied or read whole, so the cost
     is that of the deleted articles. Call under :func:`index_lock`."""
-    version_id, tmp = _new_folder(index_dir)
+    version_id, tmp = new_version_folder(index_dir)
     try:
         files = {name: facts for name, facts in live.manifest["files"].items() if name != TOMBSTONES}
         for name in files:
@@ -122,7 +123,7 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
                 raise LinksUnsupported(f"cannot hard-link {live.path / name} ({exc.strerror})") from exc
         write_durably(tmp / TOMBSTONES, tombstones.to_json())
         crash_point("tombstones-written")
-        manifest = {**live.manifest, "version": version_id, "built_at": _now(),
+        manifest = {**live.manifest, "version": version_id, "built_at": now(),
                     "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
                     "files": {**files, TOMBSTONES: file_facts(tmp / TOMBSTONES)}}
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
@@ -131,7 +132,7 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
         # are checked, the tombstones' checksum too, without reading the archive's files again
         if not open_version(tmp, load_vectors=False).shares_files_with(live):
             raise IndexDamaged(f"{tmp}: its files are not the live version's")
-        final = _make_live(index_dir, tmp)
+        final = make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -157,11 +158,11 @@ class LinksUnsupported(OSError):
     """The index folder's file system refuses hard links, so a version cannot share the live one's files."""
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _new_folder(index_dir: Path) -> tuple[str, Path]:
+def new_version_folder(index_dir: Path) -> tuple[str, Path]:
     """A new version id and the folder it is written in, beside the live one (``versions/.tmp-<id>``)."""
     version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     versions = index_dir / "versions"
@@ -171,7 +172,7 @@ def _new_folder(index_dir: Path) -> tuple[str, Path]:
     return version_id, tmp
 
 
-def _make_live(index_dir: Path, tmp: Path) -> Path:
+def make_live(index_dir: Path, tmp: Path) -> Path:
     """Rename a written and verified version folder to its final name and switch ``current`` to it."""
     crash_point("verified")
     final = tmp.parent / tmp.name[len(".tmp-"):]

@@ -1,15 +1,18 @@
-"""Deleted articles of a version: marked, not removed, so that a deletion costs what it deletes.
+"""Deleted articles and replaced passages of a version: marked, not removed, so that a change costs what it changes.
 
 A deletion writes a new version whose files are hard links to the live version's (versions never change once
-written) plus ``tombstones.json``: the deleted articles' ids and their passages' ids. Readers drop those
-passages from every search and those articles from every page; BM25's statistics still count them until a
-merge (``python -m index.update --rewrite``, or any update that re-embeds) writes a version without them.
+written) plus ``tombstones.json``: the deleted articles' ids and their passages' ids. An update that appends
+(:mod:`index.append`) marks the old passages of an article it re-embeds the same way, the article itself staying
+live. Readers drop those passages from every search and those articles from every page; BM25's statistics
+still count them until a merge (``python -m index.update --rewrite``, or an update that cannot append) writes a
+version without them.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -36,13 +39,19 @@ def rows_for(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple
 
 @dataclass(frozen=True)
 class Tombstones:
-    """The deleted article ids of a version and the ids of their passages (sorted)."""
+    """The deleted article ids of a version, and the ids (sorted) of their passages and of the replaced
+    passages of live articles."""
 
     articles: frozenset[str] = frozenset()
     passages: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def __bool__(self) -> bool:
-        return bool(self.articles)
+        return bool(self.articles) or bool(len(self.passages))
+
+    @cached_property
+    def passage_set(self) -> frozenset[int]:
+        """The dead passage ids, for dropping them from rows read by article."""
+        return frozenset(self.passages.tolist())
 
     def mask(self, passages: int) -> np.ndarray | None:
         """True for each deleted passage of a version of ``passages`` passages; None when none is deleted."""
@@ -58,10 +67,19 @@ class Tombstones:
         found = [row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", new)]
         return Tombstones(self.articles | set(new), np.union1d(self.passages, np.array(found, dtype=np.int64)))
 
+    def changing(self, db: sqlite3.Connection, deleted: Iterable[str], replaced: Iterable[str],
+                 revived: Iterable[str]) -> "Tombstones":
+        """These tombstones after an update that deletes the ``deleted`` articles, re-embeds the ``replaced``
+        ones (their passages now dead, the articles live) and adds back the ``revived`` ones (deleted before, so
+        their old passages stay dead) of the version ``db`` reads."""
+        gone = self.adding(db, deleted)
+        old = [row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", sorted(set(replaced)))]
+        return Tombstones(gone.articles - set(revived), np.union1d(gone.passages, np.array(old, dtype=np.int64)))
+
     def excluded(self, column: str) -> tuple[str, list[str]]:
         """An SQL condition (starting with AND) and its parameters that drop the deleted articles, ``column``
         naming the article id; nothing when none is deleted."""
-        if not self:
+        if not self.articles:
             return "", []
         return f" AND {column} NOT IN (SELECT value FROM json_each(?))", [json.dumps(sorted(self.articles))]
 

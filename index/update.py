@@ -1,8 +1,10 @@
 """``python -m index.update [SOURCE...] [--delete ID ...] [--rewrite]``: add, replace or delete articles in the live index.
 
 Only articles whose title or text changed are embedded again; the result is a new index version,
-verified and switched to atomically like a rebuild. ``--rewrite`` alone writes the live index again in
-this Kavosh's format (an index written before lexical stems gets them) without embedding anything.
+verified and switched to atomically like a rebuild. It appends to a copy of the live version
+(:mod:`index.append`) until dead or appended passages pile up, then merges: writes every live passage again.
+``--rewrite`` merges now (and writes an index of an older format in this Kavosh's, an index written before
+lexical stems gets them) without embedding anything.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delete", nargs="+", default=[], metavar="ID", help="ids of articles to delete")
     parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (env KAVOSH_INDEX; default %(default)s)")
     parser.add_argument("--rewrite", action="store_true",
-                        help="write the index again in the current format (adds stems to an older index); nothing is embedded again")
+                        help="merge: write the index again in the current format, without deleted and replaced passages "
+                             "(adds stems to an older index); nothing is embedded again")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_source_options(parser)
     args = parser.parse_args(argv)
@@ -56,7 +59,7 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
             return nothing_read(report)
         embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
         result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live,
-                              vector_index=settings.vector_index)
+                              vector_index=settings.vector_index, merge=args.rewrite)
         publish(args.index, settings, progress=not args.quiet)
     if args.sources:
         print(report.summary(indexed=len(articles)))

@@ -78,7 +78,7 @@ class MilvusBackend:
             self.client.load_collection(name)  # a no-op where it is loaded; Milvus Lite reopens files released
             db = version.connect()
             try:
-                opened = name, PassageKeys.read(db), fields(self.client, name)
+                opened = name, PassageKeys.read(db, version.tombstones.passage_set), fields(self.client, name)
             finally:
                 db.close()
             self._opened[version.manifest["version"]] = opened

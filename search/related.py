@@ -58,8 +58,11 @@ def _row(engine: Any, article_id: str):
 
 
 def _passages(engine: Any, article_id: str) -> list[Any]:
-    return engine.db.execute("SELECT id, position, start, end, text FROM passages WHERE article_id = ? ORDER BY position",
+    """The article's live passages (those an update re-embedded are dead until a merge, index.tombstones)."""
+    dead = engine.version.tombstones.passage_set
+    rows = engine.db.execute("SELECT id, position, start, end, text FROM passages WHERE article_id = ? ORDER BY position",
                              [article_id]).fetchall()
+    return [row for row in rows if row["id"] not in dead]
 
 
 def article(engine: Any, article_id: str, query: str | None = None) -> ArticleView | None:

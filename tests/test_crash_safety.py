@@ -167,3 +167,29 @@ def test_killed_rebuild_resumes_from_its_finished_shards(live_index: Path, sourc
     assert_live_and_answering(index_dir, embedder, new_ids)
     assert not (index_dir / "builds").exists()
     assert leftovers(index_dir) == []
+
+
+@pytest.mark.parametrize("point", ["database-written", "vectors-written", "sentences-written", "manifest-written",
+                                   "verified", "renamed", "link-made", "switched"])
+def test_killed_appending_update_leaves_a_live_index(sample_index: Path, tmp_path: Path, embedder, point: str) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index, index_dir, symlinks=True)
+    before = open_index(index_dir)
+    ids = set(stored_articles(before))
+    changed = json.loads(SAMPLE.read_text(encoding="utf-8").splitlines()[0])
+    changed["paragraphs"].append("این بند تازه به خبر افزوده شد.")
+    fresh = {"id": "fresh-1", "title": "خبر تازه", "text": "متن خبر تازه درباره بارش برف در تهران."}
+    source = tmp_path / "new.jsonl"
+    source.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in (changed, fresh)), encoding="utf-8")
+    completed = run(["index.update", str(source), "--index", str(index_dir)], crash_at=point)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr.decode()[-2000:]
+    if point == "switched":
+        assert_live_and_answering(index_dir, embedder, ids | {"fresh-1"})
+    else:
+        assert open_index(index_dir).path == before.path
+        assert_live_and_answering(index_dir, embedder, ids)
+    open_version(before.path, verify_checksums=True)  # the files the killed run copied are unchanged
+    assert run(["index.update", str(source), "--index", str(index_dir)]).returncode == 0
+    after = open_index(index_dir)
+    assert leftovers(index_dir) == [] and "appended" in after.manifest and len(after.tombstones.passages) > 0
+    assert_live_and_answering(index_dir, embedder, ids | {"fresh-1"})

@@ -131,8 +131,12 @@ def test_an_update_after_a_deletion_keeps_the_article_deleted(index_copy: Path, 
                               ensure_ascii=False), encoding="utf-8")
     assert update_main([str(new), "--index", str(index_copy), "--quiet"]) == 0
     after = open_index(index_copy)
-    assert not after.tombstones  # an update writes the version again: it merges
+    assert gone in after.tombstones.articles and "appended" in after.manifest  # it appended: the tombstone stays
     assert "fresh-1" in stored_articles(after) and gone not in stored_articles(after)
+    assert update_main(["--rewrite", "--index", str(index_copy), "--quiet"]) == 0
+    merged = open_index(index_copy)
+    assert not merged.tombstones and "appended" not in merged.manifest  # a merge writes the version without it
+    assert stored_articles(merged) == stored_articles(after)
 
 
 def test_no_filter_keeps_a_deleted_passage(index_copy: Path, embedder) -> None:
@@ -146,7 +150,7 @@ def test_no_filter_keeps_a_deleted_passage(index_copy: Path, embedder) -> None:
     assert len(allowed) and not np.isin(deleted, allowed).any()
 
 
-def test_a_file_system_without_hard_links_merges_instead(index_copy: Path, monkeypatch, caplog) -> None:
+def test_a_file_system_without_hard_links_copies_instead(index_copy: Path, monkeypatch, caplog) -> None:
     def refuse(*args):
         raise PermissionError(1, "Operation not permitted")
 
@@ -155,8 +159,9 @@ def test_a_file_system_without_hard_links_merges_instead(index_copy: Path, monke
     gone = smallest_articles(index_copy, 1)
     assert delete(index_copy, *gone) == 0
     after = open_index(index_copy)
-    assert not after.tombstones and after.manifest["articles"] == before.manifest["articles"] - 1
-    assert "cannot hard-link" in caplog.text and "merging instead" in caplog.text
+    assert after.tombstones.articles == set(gone) and after.live_articles == before.live_articles - 1
+    assert not after.shares_files_with(before)
+    assert "cannot hard-link" in caplog.text and "copying the version's files instead" in caplog.text
     assert [path.name for path in (index_copy / "versions").glob(".tmp-*")] == []
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import rewrite
+from index import append, rewrite
 from index.articles import Article, read_articles
 from index.pipeline import build_index, update_index
 from index.rewrite import stored_passages
@@ -55,16 +55,22 @@ def vectors_by_passage(index_dir: Path) -> dict[tuple, np.ndarray]:
 
 
 def lexical_rows(index_dir: Path) -> dict[tuple, tuple]:
-    """Each passage's terms, script and stems in the lexical index, by article and position."""
-    with closing(open_index(index_dir).connect()) as db:
-        return {(article_id, position): (tokens, script, stems) for article_id, position, tokens, script, stems in db.execute(
-            "SELECT p.article_id, p.position, l.tokens, l.script, s.stems FROM passages p "
-            "JOIN lex.lexical l ON l.rowid = p.id JOIN lex.lexical_stems s ON s.rowid = p.id")}
+    """Each live passage's terms, script and stems in the lexical index, by article and position."""
+    version = open_index(index_dir)
+    with closing(version.connect()) as db:
+        return {(article_id, position): (tokens, script, stems)
+                for passage_id, article_id, position, tokens, script, stems in db.execute(
+                    "SELECT p.id, p.article_id, p.position, l.tokens, l.script, s.stems FROM passages p "
+                    "JOIN lex.lexical l ON l.rowid = p.id JOIN lex.lexical_stems s ON s.rowid = p.id")
+                if passage_id not in version.tombstones.passage_set}
 
 
 def duplicate_keys(index_dir: Path) -> dict[str, tuple[str, str]]:
-    with closing(open_index(index_dir).connect()) as db:
-        return {aid: (group, key) for aid, group, key in db.execute("SELECT id, duplicate_of, text_key FROM articles")}
+    """Each live article's duplicate group and key."""
+    version = open_index(index_dir)
+    with closing(version.connect()) as db:
+        return {aid: (group, key) for aid, group, key in db.execute("SELECT id, duplicate_of, text_key FROM articles")
+                if aid not in version.tombstones.articles}
 
 
 def sentence_vectors_by_article(index_dir: Path) -> dict[str, np.ndarray]:
@@ -72,21 +78,28 @@ def sentence_vectors_by_article(index_dir: Path) -> dict[str, np.ndarray]:
 
 
 def top_articles(index_dir: Path, embedder, query: str) -> tuple[list[str], np.ndarray]:
+    """The articles of the 3 nearest live passages, and their scores."""
     version = open_index(index_dir)
-    ids, scores = version.vectors.search(embedder.embed_queries([query]), 3)
-    db = version.connect()
-    article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())
-    return [article_of[int(i)] for i in ids[0]], scores[0]
+    ids, scores = version.vectors.search(embedder.embed_queries([query]), 3 + len(version.tombstones.passages))
+    live = [n for n, i in enumerate(ids[0]) if int(i) not in version.tombstones.passage_set][:3]
+    with closing(version.connect()) as db:
+        article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())
+    return [article_of[int(ids[0][n])] for n in live], scores[0][live]
 
 
 def edited(article: Article) -> Article:
     return replace(article, text=article.text + "\n\nاین بند تازه به خبر افزوده شد.")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed, writes", [(1, "either"), (2, "either"), (3, "either"), (4, "append"), (5, "merge")])
 def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder, sample_articles, seed: int,
-                                                       monkeypatch) -> None:
-    monkeypatch.setattr(rewrite, "BLOCK_ARTICLES", seed)  # the live version is read back in blocks of 1-3 articles
+                                                       writes: str, monkeypatch) -> None:
+    monkeypatch.setattr(rewrite, "BLOCK_ARTICLES", seed % 3 + 1)  # the live version is read back in blocks of 1-3 articles
+    if writes != "either":  # else each update appends or merges as the shares of dead and appended passages say
+        share = 1.0 if writes == "append" else 0.0
+        monkeypatch.setattr(append, "MERGE_DELETED_SHARE", share)
+        monkeypatch.setattr(append, "MERGE_APPENDED_SHARE", share)
+    merges = []
     rng = random.Random(seed)
     pool = list(sample_articles)
     rng.shuffle(pool)
@@ -107,8 +120,8 @@ def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder,
         counting = CountingEmbedder(embedder)
         with index_lock(live_dir):
             result = update_index(live_dir, counting, upserts, deletions)
-        for article in upserts:
-            expected.pop(article.id, None)
+        merges.append("appended" not in open_index(live_dir).manifest)
+        for article in upserts:  # an updated article keeps its place, a new one goes to the end
             expected[article.id] = article
         for article_id in deletions:
             expected.pop(article_id)
@@ -116,6 +129,8 @@ def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder,
         assert sorted(result.added + result.replaced) == sorted(a.id for a in adds + changed)
         assert result.embedded_passages == len(counting.embedded)
         assert set(result.metadata_only) <= {a.id for a in recategorized}
+    if writes != "either":
+        assert merges == [writes == "merge"] * 4
     rebuilt_dir = tmp_path / "rebuilt"
     with index_lock(rebuilt_dir):
         build_index(list(expected.values()), rebuilt_dir, embedder)

@@ -36,10 +36,13 @@ class PassageKeys:
     keys_of_passages: np.ndarray  # int64: the key of passage_ids[i]
 
     @classmethod
-    def read(cls, db: sqlite3.Connection) -> "PassageKeys":
-        """The keys of every passage of the version ``db`` is connected to (read once per version)."""
-        rows = db.execute(f"SELECT p.id, {KEY_COLUMNS} FROM main.passages p "
-                          "JOIN main.articles a ON a.id = p.article_id ORDER BY p.id").fetchall()
+    def read(cls, db: sqlite3.Connection, dead: frozenset[int] = frozenset()) -> "PassageKeys":
+        """The keys of every live passage of the version ``db`` is connected to (read once per version); ``dead``:
+        its tombstoned passages (index.tombstones), left out: a re-embedded article's old passage has the key
+        of its new one at the same position, which Milvus holds."""
+        rows = [row for row in db.execute(f"SELECT p.id, {KEY_COLUMNS} FROM main.passages p "
+                                          "JOIN main.articles a ON a.id = p.article_id ORDER BY p.id")
+                if row[0] not in dead]
         return cls.of(np.array([row[0] for row in rows], dtype=np.int64),
                       np.array([row_key(*row[1:]) for row in rows], dtype=np.int64))
 

@@ -103,7 +103,7 @@ def _held(client: MilvusClient, name: str, version: IndexVersion, synced: str) -
             previous = open_version(folder, load_vectors=False)
             db = previous.connect()
             try:
-                return PassageKeys.read(db).keys
+                return PassageKeys.read(db, previous.tombstones.passage_set).keys  # Milvus dropped the dead ones
             finally:
                 db.close()
         except IndexUnavailable as exc:
@@ -126,7 +126,7 @@ def held_keys(client: MilvusClient, name: str) -> np.ndarray:
 
 def _rows(version: IndexVersion) -> list[tuple]:
     """(passage id, key, cat, date, terms) of every passage of ``version`` (but those of articles deleted since
-    its last merge: Milvus drops their rows), in passage order."""
+    its last merge, and replaced passages: Milvus drops their rows), in passage order."""
     live, parameters = version.tombstones.excluded("a.id")
     db = version.connect()
     try:
@@ -135,8 +135,9 @@ def _rows(version: IndexVersion) -> list[tuple]:
                           f"WHERE 1{live} ORDER BY p.id", parameters).fetchall()
     finally:
         db.close()
+    dead = version.tombstones.passage_set  # replaced passages of live articles (index.append)
     return [(passage_id, row_key(article_id, content, position, cat, date_text), cat, date_text, tokens)
-            for passage_id, article_id, content, position, cat, date_text, tokens in rows]
+            for passage_id, article_id, content, position, cat, date_text, tokens in rows if passage_id not in dead]
 
 
 def _insert(client: MilvusClient, name: str, version: IndexVersion, rows: list[tuple], mean_length: float,

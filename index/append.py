@@ -1,0 +1,197 @@
+"""An update written by appending: the live version's files copied, the new and re-embedded articles' rows added.
+
+A merge (:func:`index.store.write_version` over :class:`index.rewrite.Rewrite`) writes every row of the archive
+again: the database, FTS5's index, the vector index (IVF trained again) and the sentence vectors. Appending
+copies the live version's files byte for byte and adds to the copies only what changed: new passages get the
+ids after the last one, the old passages of a re-embedded article become tombstones (:mod:`index.tombstones`),
+FTS5 adds the new rows to its own statistics, and the vector index adds the new vectors to its trained lists.
+So an update costs copying files plus what it changes, not analyzing and indexing the archive again
+(docs/design.md, "Updates"). The version is verified and switched to like any other.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from index.articles import Article
+from index.duplicates import duplicate_groups, text_key
+from index.durable import durable_file, fsync_file, write_durably
+from index.faults import crash_point
+from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
+from index.lexical import LEXICAL_FORMAT, append_lexical
+from index.records import ARTICLE_FIELDS, article_from_row, content_hash
+from index.rewrite import Embedded
+from index.store import IndexVersion, make_live, new_version_folder, now, open_version
+from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, rows_for
+from index.vectors.factory import AUTO, choose_kind, vector_index_class
+
+log = logging.getLogger(__name__)
+
+# Past this share of a version's passages appended since its last merge, an update merges instead: the IVF lists
+# were trained on the older passages, and FTS5 holds ever more small segments.
+MERGE_APPENDED_SHARE = 0.3
+_COPY_CHUNK = 16 << 20
+
+
+def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Sequence[str],
+                 vector_index: str = AUTO) -> str | None:
+    """Why this update must write the whole version again (a merge) instead of appending; None when it can append."""
+    new_passages = sum(len(e.passages) for e in embedded.values())
+    total = live.manifest["passages"] + new_passages
+    with closing(live.connect()) as db:
+        lexical_format = db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
+        columns = {row[1] for row in db.execute("PRAGMA main.table_info(articles)")}
+        dead = live.tombstones.changing(db, deleted, [aid for aid in embedded if aid not in live.tombstones.articles], ())
+    wanted_kind = choose_kind(total, vector_index)
+    if lexical_format != str(LEXICAL_FORMAT):
+        return f"its lexical index has format {lexical_format}, this Kavosh writes {LEXICAL_FORMAT}"
+    if "text_key" not in columns:
+        return "it was written before duplicate keys were stored"
+    if wanted_kind != live.manifest["vector_index"]:
+        return f"its {live.manifest['vector_index']} vector index should now be {wanted_kind}"
+    if len(dead.passages) > MERGE_DELETED_SHARE * total:
+        return f"{len(dead.passages)} of its {total} passages would be dead"
+    appended = live.manifest.get("appended", 0) + new_passages
+    if appended > MERGE_APPENDED_SHARE * total:
+        return f"{appended} of its {total} passages would be appended since its last merge"
+    return None
+
+
+def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Article], embedded: dict[str, Embedded],
+                   deleted: Sequence[str], build_info: dict[str, Any]) -> tuple[Path, int]:
+    """Make live a version that is ``live`` with ``incoming`` articles written (added, or their rows replaced
+    in place), the ``embedded`` ones' passages and vectors added and their old passages dead, and ``deleted``
+    articles dead. Returns the version's folder and its live passages. Call under ``index_lock``, after
+    :func:`merge_reason` said None."""
+    first = live.manifest["passages"]
+    first_sentence = live.sentence_vectors.shape[0]
+    order = [aid for aid in incoming if aid in embedded]  # new passages in the order the articles came
+    passages = [passage for aid in order for passage in embedded[aid].passages]
+    version_id, tmp = new_version_folder(index_dir)
+    try:
+        for name in (DATABASE, LEXICAL):
+            shutil.copyfile(live.path / name, tmp / name)
+        with closing(live.connect()) as live_db:
+            stored = {row[0] for row in rows_for(live_db, "SELECT id FROM articles WHERE id IN", list(incoming))}
+            replaced = [aid for aid in embedded if aid in stored and aid not in live.tombstones.articles]
+            revived = [aid for aid in incoming if aid in live.tombstones.articles]
+            tombstones = live.tombstones.changing(live_db, deleted, replaced, revived)
+        db = sqlite3.connect(tmp / DATABASE, isolation_level=None)
+        try:
+            db.execute("ATTACH DATABASE ? AS lex", [str(tmp / LEXICAL)])
+            db.execute("BEGIN")
+            articles = _write_articles(db, incoming, stored - live.tombstones.articles, stored & live.tombstones.articles)
+            _regroup(db, list(incoming), deleted, tombstones.articles)
+            _write_passages(db, passages, first, first_sentence)
+            append_lexical(db, (f"{incoming[p.article_id].title}\n{p.text}" for p in passages), first, tombstones.passages)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        for name in (DATABASE, LEXICAL):
+            fsync_file(tmp / name)
+        crash_point("database-written")
+        vectors = vector_index_class(live.manifest["vector_index"]).load(live.path)
+        if passages:
+            vectors.add(np.concatenate([embedded[aid].vectors for aid in order]),
+                        np.arange(first, first + len(passages), dtype=np.int64))
+        vectors.save(tmp)
+        crash_point("vectors-written")
+        _append_sentence_vectors(live.path / SENTENCES, tmp / SENTENCES,
+                                 [embedded[aid].sentence_vectors for aid in order], live.manifest["dimension"])
+        crash_point("sentences-written")
+        if tombstones:
+            write_durably(tmp / TOMBSTONES, tombstones.to_json())
+        names = [name for name in live.manifest["files"] if name != TOMBSTONES] + ([TOMBSTONES] if tombstones else [])
+        manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
+                    "passages": first + len(passages),
+                    "appended": live.manifest.get("appended", 0) + len(passages),
+                    "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
+                    "files": {name: file_facts(tmp / name) for name in names}}
+        if not tombstones:
+            manifest.pop("deleted")
+        write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+        crash_point("manifest-written")
+        open_version(tmp, verify_checksums=True).close()
+        final = make_live(index_dir, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("index version %s is live: %d passages appended, %d dead since the last merge", version_id,
+             len(passages), len(tombstones.passages))
+    return final, first + len(passages) - len(tombstones.passages)
+
+
+def _write_articles(db: sqlite3.Connection, incoming: dict[str, Article], kept: set[str], revived: set[str]) -> int:
+    """Write each incoming article's row: a ``kept`` (live) one's replaced in place, so that it keeps its place
+    (and its duplicate group its representative), as a merge keeps it; a new or ``revived`` (deleted before)
+    one's added at the end, as a merge adds it. Returns the rows the table then holds."""
+    db.execute("CREATE INDEX IF NOT EXISTS articles_by_link ON articles(link)")  # versions written before them
+    db.execute("CREATE INDEX IF NOT EXISTS articles_by_text_key ON articles(text_key)")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_by_group ON articles(duplicate_of)")
+    stored_keys = {aid: (digest, key) for aid, digest, key in
+                   rows_for(db, "SELECT id, content_hash, text_key FROM articles WHERE id IN", sorted(kept))}
+    for aid, a in incoming.items():
+        known = stored_keys.get(aid)
+        key = known[1] if known and known[0] == content_hash(a) else text_key(a.text)  # same text: key kept
+        fields = (a.title, a.text, a.link, a.cat, a.subcat, json.dumps(a.tags, ensure_ascii=False), a.date, a.lang,
+                  a.source, content_hash(a))
+        if aid in kept:
+            db.execute("UPDATE articles SET title=?, text=?, link=?, cat=?, subcat=?, tags=?, date=?, lang=?, source=?, "
+                       "content_hash=?, text_key=? WHERE id=?", (*fields, key, aid))
+            continue
+        if aid in revived:
+            db.execute("DELETE FROM articles WHERE id = ?", [aid])
+        db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (aid, *fields, aid, key))
+    return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+
+def _regroup(db: sqlite3.Connection, changed: list[str], deleted: Sequence[str], dead: frozenset[str]) -> None:
+    """Group again the duplicate groups the ``changed`` articles were in or now join by link or text, and
+    those the ``deleted`` ones leave: the groups then are what a merge would make of them (but for articles
+    deleted by tombstones alone, :func:`index.store.write_deletions`, which hold their groups together until
+    an update touches them or a merge, as BM25's statistics count them)."""
+    rows = rows_for(db, "SELECT duplicate_of, link, text_key FROM articles WHERE id IN", changed)
+    groups = {group for group, _, _ in rows}
+    groups |= {row[0] for row in rows_for(db, "SELECT duplicate_of FROM articles WHERE id IN", list(deleted))}
+    links = sorted({link for _, link, _ in rows if link})
+    groups |= {row[0] for row in rows_for(db, "SELECT duplicate_of FROM articles WHERE link IN", links)}
+    groups |= {row[0] for row in rows_for(db, "SELECT duplicate_of FROM articles WHERE text_key IN",
+                                          sorted({key for _, _, key in rows}))}
+    members = {row[0]: row for row in rows_for(db, f"SELECT {ARTICLE_FIELDS}, text_key, rowid FROM articles "
+                                                   "WHERE duplicate_of IN", sorted(groups))}
+    members.update((row[0], row) for row in rows_for(db, f"SELECT {ARTICLE_FIELDS}, text_key, rowid FROM articles "
+                                                         "WHERE id IN", changed))
+    live = sorted((row for aid, row in members.items() if aid not in dead), key=lambda row: row[-1])
+    canonical = duplicate_groups([article_from_row(row[:-2]) for row in live], {row[0]: row[-2] for row in live})
+    db.executemany("UPDATE articles SET duplicate_of = ? WHERE id = ?", [(group, aid) for aid, group in canonical.items()])
+
+
+def _write_passages(db: sqlite3.Connection, passages: list, first: int, first_sentence: int) -> None:
+    """The new passages with ids from ``first`` on, and their sentences as rows ``first_sentence`` on of the
+    sentence vectors (a sentence's rowid is its row + 1, as a merge writes them)."""
+    db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?)",
+                   ((first + i, p.article_id, p.position, p.start, p.end, p.text) for i, p in enumerate(passages)))
+    spans = [(first + i, start, end) for i, p in enumerate(passages) for start, end in p.sentences]
+    db.executemany("INSERT INTO sentences (rowid, passage_id, start, end) VALUES (?,?,?,?)",
+                   ((first_sentence + n + 1, *span) for n, span in enumerate(spans)))
+
+
+def _append_sentence_vectors(source: Path, target: Path, blocks: list[np.ndarray], dimension: int) -> None:
+    """``source``'s float16 ``.npy`` rows copied into ``target`` (never read into memory), then ``blocks``."""
+    added = sum(len(block) for block in blocks)
+    with open(source, "rb") as old, durable_file(target) as new:
+        np.lib.format.read_magic(old)
+        shape, _, _ = np.lib.format.read_array_header_1_0(old)
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                  "shape": (shape[0] + added, dimension)}
+        np.lib.format.write_array_header_1_0(new, header)
+        shutil.copyfileobj(old, new, _COPY_CHUNK)
+        for block in blocks:
+            new.write(np.ascontiguousarray(block, dtype=np.float16).reshape(-1, dimension).tobytes())
