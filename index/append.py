@@ -10,8 +10,10 @@ So an update costs copying files plus what it changes, not analyzing and indexin
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import shutil
 import sqlite3
 from contextlib import closing
@@ -22,7 +24,7 @@ import numpy as np
 
 from index.articles import Article
 from index.duplicates import duplicate_groups, text_key
-from index.durable import durable_file, fsync_file, write_durably
+from index.durable import COPY_CHUNK, copy_file, fsync_file, write_durably
 from index.faults import crash_point
 from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
 from index.lexical import LEXICAL_FORMAT, append_lexical
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 # Past this share of a version's passages appended since its last merge, an update merges instead: the IVF lists
 # were trained on the older passages, and FTS5 holds ever more small segments.
 MERGE_APPENDED_SHARE = 0.3
-_COPY_CHUNK = 16 << 20
 
 
 def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Sequence[str],
@@ -77,7 +78,7 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     version_id, tmp = new_version_folder(index_dir)
     try:
         for name in (DATABASE, LEXICAL):
-            shutil.copyfile(live.path / name, tmp / name)
+            copy_file(live.path / name, tmp / name)
         with closing(live.connect()) as live_db:
             stored = {row[0] for row in rows_for(live_db, "SELECT id FROM articles WHERE id IN", list(incoming))}
             replaced = [aid for aid in embedded if aid in stored and aid not in live.tombstones.articles]
@@ -118,7 +119,9 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
             manifest.pop("deleted")
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
-        open_version(tmp, verify_checksums=True).close()
+        # the checksums were just computed from the files as written: checking them again would read the same
+        # pages again (a second pass over the archive's bytes); counts, sizes and vector ids are checked
+        open_version(tmp).close()
         final = make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -184,14 +187,30 @@ def _write_passages(db: sqlite3.Connection, passages: list, first: int, first_se
 
 
 def _append_sentence_vectors(source: Path, target: Path, blocks: list[np.ndarray], dimension: int) -> None:
-    """``source``'s float16 ``.npy`` rows copied into ``target`` (never read into memory), then ``blocks``."""
-    added = sum(len(block) for block in blocks)
-    with open(source, "rb") as old, durable_file(target) as new:
+    """``source``'s float16 ``.npy`` rows copied into ``target`` (never read into memory), then ``blocks``: the
+    file copied whole (:func:`copy_file`) and its header written again, or, where the new row count makes the
+    header longer, the header written and the rows copied after it."""
+    with open(source, "rb") as old:
         np.lib.format.read_magic(old)
         shape, _, _ = np.lib.format.read_array_header_1_0(old)
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
-                  "shape": (shape[0] + added, dimension)}
-        np.lib.format.write_array_header_1_0(new, header)
-        shutil.copyfileobj(old, new, _COPY_CHUNK)
+        data_offset = old.tell()
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+        "shape": (shape[0] + sum(len(block) for block in blocks), dimension)})
+    if header.tell() == data_offset:
+        copy_file(source, target)
+        mode = "r+b"
+    else:
+        mode = "wb"
+    with open(target, mode) as new:
+        new.write(header.getvalue())
+        if mode == "wb":
+            with open(source, "rb") as old:
+                old.seek(data_offset)
+                shutil.copyfileobj(old, new, COPY_CHUNK)
+        new.seek(0, io.SEEK_END)
         for block in blocks:
             new.write(np.ascontiguousarray(block, dtype=np.float16).reshape(-1, dimension).tobytes())
+        new.flush()
+        os.fsync(new.fileno())

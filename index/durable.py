@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+COPY_CHUNK = 16 << 20  # bytes read and written at a time when a file is copied byte by byte
+
 
 @contextmanager
 def durable_file(path: Path) -> Iterator[BinaryIO]:
@@ -37,6 +39,24 @@ def replacing_file(target: Path) -> Iterator[BinaryIO]:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to a new file ``target`` and fsync it: by ``copy_file_range``, which a file system with
+    shared extents (XFS, Btrfs) answers without copying a byte until either file is written (so a copy costs
+    what is later changed in it), else by reading and writing it."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        try:
+            left = os.fstat(src.fileno()).st_size
+            while left > 0 and (sent := os.copy_file_range(src.fileno(), dst.fileno(), left)):
+                left -= sent
+        except OSError:  # not offered between these files (another file system, an old kernel): copy the bytes
+            src.seek(0)
+            dst.seek(0)
+            dst.truncate()
+            shutil.copyfileobj(src, dst, COPY_CHUNK)
+        dst.flush()
+        os.fsync(dst.fileno())
 
 
 def fsync_file(path: Path) -> None:

@@ -1,4 +1,6 @@
 """Updates that append to a copy of the live version: the same answers as a merged version, nothing dead shown."""
+import errno
+import os
 import shutil
 from contextlib import closing
 from dataclasses import replace
@@ -9,6 +11,7 @@ import pytest
 
 from index import append
 from index.articles import Article, read_articles
+from index.durable import copy_file
 from index.pipeline import build_index, update_index
 from index.store import index_lock, open_index
 from search.engine import SearchEngine
@@ -113,3 +116,31 @@ def test_an_appended_version_holds_every_passage_once(tmp_path, base, embedder, 
     assert tuple(sentences) == (version.sentence_vectors.shape[0], 1, version.sentence_vectors.shape[0])
     # the live version's sentence vectors come first, unchanged, in the appended file
     assert np.array_equal(version.sentence_vectors[:before.sentence_vectors.shape[0]], before.sentence_vectors)
+
+
+@pytest.mark.parametrize("kernel_copies", [True, False])
+def test_copy_file_gives_the_same_bytes_with_or_without_copy_file_range(tmp_path, monkeypatch, kernel_copies) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(np.random.default_rng(1).bytes(3 * (1 << 20) + 17))
+    if not kernel_copies:
+        def refuse(*args):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    copy_file(source, tmp_path / "copy.bin")
+    assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("header_bytes", [None, 192])
+def test_sentence_vectors_are_appended_after_the_stored_ones(tmp_path, header_bytes) -> None:
+    stored = np.arange(12, dtype=np.float16).reshape(3, 4)
+    source = tmp_path / "sentences.npy"
+    if header_bytes is None:
+        np.save(source, stored)
+    else:  # a header longer than numpy writes today: the rows must be copied after the new, shorter one
+        text = "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 4), }"
+        source.write_bytes(b"\x93NUMPY\x01\x00" + (header_bytes - 10).to_bytes(2, "little")
+                           + text.ljust(header_bytes - 11).encode() + b"\n" + stored.tobytes())
+        assert np.array_equal(np.load(source), stored)
+    added = [np.full((2, 4), 7, dtype=np.float32), np.zeros((0, 4), dtype=np.float32), np.ones((1, 4), dtype=np.float32)]
+    append._append_sentence_vectors(source, tmp_path / "appended.npy", added, 4)
+    assert np.array_equal(np.load(tmp_path / "appended.npy"), np.concatenate([stored, *added]).astype(np.float16))
