@@ -112,7 +112,9 @@ def main() -> int:
         update_ended = time.monotonic()
         if completed.returncode != 0:
             raise SystemExit(f"the update failed:\n{completed.stderr[-3000:]}")
-        new_version = open_index(index).manifest["version"]
+        new_manifest = open_index(index).manifest
+        new_version = new_manifest["version"]
+        written = "appended to a copy of the live one" if "appended" in new_manifest else "written whole (a merge)"
         time.sleep(args.after)
         stop.set()
         for thread in threads:
@@ -134,7 +136,8 @@ def main() -> int:
     print(f"update: +{len(added)} articles, -{len(deleted)} articles, {update_ended - update_started:.1f} s "
           f"({completed.stdout.strip().splitlines()[0]})")
     print(f"requests: {len(records)} in all, {during} while the update ran, failed {failed}")
-    print(f"answered by old version {old_version}: {by_version[old_version]}, by new {new_version}: {by_version[new_version]}")
+    print(f"answered by old version {old_version}: {by_version[old_version]}, by new {new_version}: {by_version[new_version]}"
+          f" (the new version was {written})")
     if switched_at is not None:
         print(f"first answer from the new version {switched_at - update_started:.1f} s after the update started "
               f"(the command exited after {update_ended - update_started:.1f} s)")
