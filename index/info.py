@@ -17,7 +17,10 @@ def describe(index_dir: Path) -> dict[str, Any]:
     version = open_index(index_dir)
     facts = {key: version.manifest[key] for key in ("version", "model", "dimension", "built_at")}
     facts.update(articles=version.live_articles, passages=version.live_passages,
-                 deleted_articles=len(version.tombstones.articles))
+                 deleted_articles=len(version.tombstones.articles),
+                 # what decides when an update merges (index.append.merge_reason)
+                 dead_passages=len(version.tombstones.passages),
+                 appended_passages=version.manifest.get("appended", 0))
     live, parameters = version.tombstones.excluded("id")
     db = version.connect()
     try:
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
-    for key in ("version", "model", "dimension", "articles", "passages", "deleted_articles", "built_at"):
+    for key in ("version", "model", "dimension", "articles", "passages", "deleted_articles", "dead_passages",
+                "appended_passages", "built_at"):
         print(f"{key}: {facts[key]}")
     dates = facts["dates"]
     print(f"dates: {dates['first'] or '-'} to {dates['last'] or '-'} ({dates['dated_articles']} articles dated)")

@@ -12,6 +12,7 @@ import pytest
 from index import append
 from index.articles import Article, read_articles
 from index.durable import copy_file
+from index.info import describe
 from index.pipeline import build_index, update_index
 from index.store import index_lock, open_index
 from search.engine import SearchEngine
@@ -144,3 +145,17 @@ def test_sentence_vectors_are_appended_after_the_stored_ones(tmp_path, header_by
     added = [np.full((2, 4), 7, dtype=np.float32), np.zeros((0, 4), dtype=np.float32), np.ones((1, 4), dtype=np.float32)]
     append._append_sentence_vectors(source, tmp_path / "appended.npy", added, 4)
     assert np.array_equal(np.load(tmp_path / "appended.npy"), np.concatenate([stored, *added]).astype(np.float16))
+
+
+def test_info_shows_what_decides_the_next_merge(tmp_path, base, embedder, articles) -> None:
+    changed = replace(articles[2], text=articles[2].text + " این بند تازه است.")
+    index_dir = updated_copy(base, tmp_path / "index", embedder, [changed] + articles[16:17], [], merge=False)
+    facts = describe(index_dir)
+    version = open_index(index_dir)
+    assert facts["dead_passages"] == len(version.tombstones.passages) > 0
+    assert facts["appended_passages"] == version.manifest["passages"] - open_index(base).manifest["passages"] > 0
+    assert facts["passages"] == version.manifest["passages"] - facts["dead_passages"]
+    with index_lock(index_dir):
+        update_index(index_dir, embedder, [], [], merge=True)
+    merged = describe(index_dir)
+    assert merged["dead_passages"] == merged["appended_passages"] == 0 and merged["passages"] == facts["passages"]

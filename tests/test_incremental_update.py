@@ -159,9 +159,11 @@ def test_unchanged_articles_keep_their_vectors(tmp_path: Path, embedder, sample_
     with index_lock(index_dir):
         build_index(sample_articles[:5], index_dir, embedder)
         before = stored_passages(open_index(index_dir))
+        before_path = open_index(index_dir).path
         counting = CountingEmbedder(embedder)
         result = update_index(index_dir, counting, sample_articles[:5])
     assert counting.embedded == [] and result.unchanged == [a.id for a in sample_articles[:5]]
+    assert result.version == open_index(index_dir).path == before_path  # nothing changed: no version written
     after = stored_passages(open_index(index_dir))
     for article_id, (passages, vectors, sentence_vectors) in before.items():
         assert after[article_id][0] == passages
