@@ -1,16 +1,17 @@
-"""An update written by appending: the live version's files copied, the new and re-embedded articles' rows added.
+"""An update written by appending: the live version's files copied or linked, the new and re-embedded articles' rows added.
 
 A merge (:func:`index.store.write_version` over :class:`index.rewrite.Rewrite`) writes every row of the archive
 again: the database, FTS5's index, the vector index (IVF trained again) and the sentence vectors. Appending
-copies the live version's files byte for byte and adds to the copies only what changed: new passages get the
-ids after the last one, the old passages of a re-embedded article become tombstones (:mod:`index.tombstones`),
-FTS5 adds the new rows to its own statistics, and the vector index adds the new vectors to its trained lists.
-So an update costs copying files plus what it changes, not analyzing and indexing the archive again
-(docs/design.md, "Updates"). The version is verified and switched to like any other.
+copies the live version's databases byte for byte and adds to the copies only what changed: new passages get
+the ids after the last one, the old passages of a re-embedded article become tombstones
+(:mod:`index.tombstones`), FTS5 adds the new rows to its own statistics and drops the dead ones, and the vector
+index adds the new vectors to its trained lists. The sentence vectors are not copied at all: the live version's
+files are hard-linked and the new rows written as a part of their own (:mod:`index.sentence_parts`). So an
+update costs copying the databases and the vector index plus what it changes, not analyzing and indexing the
+archive again (docs/design.md, "Updates"). The version is verified and switched to like any other.
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -24,10 +25,11 @@ import numpy as np
 
 from index.articles import Article
 from index.duplicates import duplicate_groups, text_key
-from index.durable import COPY_CHUNK, copy_file, fsync_file, write_durably
+from index.durable import copy_file, durable_file, fsync_file, write_durably
 from index.faults import crash_point
 from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
 from index.lexical import LEXICAL_FORMAT, append_lexical
+from index.sentence_parts import PARTS, part_name
 from index.records import ARTICLE_FIELDS, article_from_row, content_hash
 from index.rewrite import Embedded
 from index.store import IndexVersion, make_live, new_version_folder, now, open_version
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 # Past this share of a version's passages appended since its last merge, an update merges instead: the IVF lists
 # were trained on the older passages, and FTS5 holds ever more small segments.
 MERGE_APPENDED_SHARE = 0.3
+# Past this many appended sentence vector files, an update folds them into one (index.sentence_parts)
+MAX_SENTENCE_PARTS = 16
 
 
 def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Sequence[str],
@@ -104,19 +108,24 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
                         np.arange(first, first + len(passages), dtype=np.int64))
         vectors.save(tmp)
         crash_point("vectors-written")
-        _append_sentence_vectors(live.path / SENTENCES, tmp / SENTENCES,
-                                 [embedded[aid].sentence_vectors for aid in order], live.manifest["dimension"])
+        parts, linked = _sentence_parts(live, tmp, version_id, [embedded[aid].sentence_vectors for aid in order],
+                                        live.manifest["dimension"])
         crash_point("sentences-written")
         if tombstones:
             write_durably(tmp / TOMBSTONES, tombstones.to_json())
-        names = [name for name in live.manifest["files"] if name != TOMBSTONES] + ([TOMBSTONES] if tombstones else [])
+        backend_files = vector_index_class(live.manifest["vector_index"]).files
+        names = [DATABASE, *backend_files, LEXICAL, SENTENCES, *parts] + ([TOMBSTONES] if tombstones else [])
         manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
                     "passages": first + len(passages),
                     "appended": live.manifest.get("appended", 0) + len(passages),
                     "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
-                    "files": {name: file_facts(tmp / name) for name in names}}
-        if not tombstones:
-            manifest.pop("deleted")
+                    PARTS: parts,
+                    # a linked file is the live version's own, checked when that was written: not read again
+                    "files": {name: live.manifest["files"][name] if name in linked else file_facts(tmp / name)
+                              for name in names}}
+        for key, empty in (("deleted", not tombstones), (PARTS, not parts)):
+            if empty:
+                manifest.pop(key)
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
         # the checksums were just computed from the files as written: checking them again would read the same
@@ -186,31 +195,37 @@ def _write_passages(db: sqlite3.Connection, passages: list, first: int, first_se
                    ((first_sentence + n + 1, *span) for n, span in enumerate(spans)))
 
 
-def _append_sentence_vectors(source: Path, target: Path, blocks: list[np.ndarray], dimension: int) -> None:
-    """``source``'s float16 ``.npy`` rows copied into ``target`` (never read into memory), then ``blocks``: the
-    file copied whole (:func:`copy_file`) and its header written again, or, where the new row count makes the
-    header longer, the header written and the rows copied after it."""
-    with open(source, "rb") as old:
-        np.lib.format.read_magic(old)
-        shape, _, _ = np.lib.format.read_array_header_1_0(old)
-        data_offset = old.tell()
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
-        "shape": (shape[0] + sum(len(block) for block in blocks), dimension)})
-    if header.tell() == data_offset:
+def _sentence_parts(live: IndexVersion, tmp: Path, version_id: str, blocks: list[np.ndarray],
+                    dimension: int) -> tuple[list[str], list[str]]:
+    """Put the version's sentence vector files in ``tmp``: the live version's hard-linked (copied where the file
+    system refuses links), and a new part (:mod:`index.sentence_parts`) holding ``blocks``; past
+    ``MAX_SENTENCE_PARTS`` the live version's parts are folded into the new one (copying appended rows only).
+    Returns the version's parts and the names linked from the live version."""
+    parts = list(live.manifest.get(PARTS, []))
+    carried: list[np.ndarray] = []
+    if len(parts) >= MAX_SENTENCE_PARTS:
+        carried, parts = [np.load(live.path / name, mmap_mode="r") for name in parts], []
+    linked = [name for name in (SENTENCES, *parts) if _link_or_copy(live.path / name, tmp / name)]
+    rows = carried + [block for block in blocks if len(block)]
+    if rows:
+        name = part_name(version_id)
+        with durable_file(tmp / name) as handle:
+            np.lib.format.write_array_header_1_0(handle, {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                "shape": (sum(len(block) for block in rows), dimension)})
+            for block in rows:
+                for start in range(0, len(block), 65536):  # a carried part is memory-mapped: read a slice at a time
+                    handle.write(np.ascontiguousarray(block[start:start + 65536], dtype=np.float16).tobytes())
+        parts.append(name)
+    return parts, linked
+
+
+def _link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` as ``target`` (a version's files never change, so sharing one is safe), or copy it
+    where the file system refuses links; True when linked."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
         copy_file(source, target)
-        mode = "r+b"
-    else:
-        mode = "wb"
-    with open(target, mode) as new:
-        new.write(header.getvalue())
-        if mode == "wb":
-            with open(source, "rb") as old:
-                old.seek(data_offset)
-                shutil.copyfileobj(old, new, COPY_CHUNK)
-        new.seek(0, io.SEEK_END)
-        for block in blocks:
-            new.write(np.ascontiguousarray(block, dtype=np.float16).reshape(-1, dimension).tobytes())
-        new.flush()
-        os.fsync(new.fileno())
+        return False

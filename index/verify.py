@@ -14,6 +14,7 @@ import numpy as np
 from index.errors import IndexDamaged, IndexMissing, ModelMismatch
 from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.lexical import check_lexical
+from index.sentence_parts import SentenceVectors, sentence_files
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorIndex, VectorIndexError
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
@@ -25,7 +26,7 @@ class IndexVersion:
 
     path: Path
     manifest: dict[str, Any]
-    sentence_vectors: np.ndarray  # memory-mapped, one row per row of the sentences table
+    sentence_vectors: np.ndarray | SentenceVectors  # memory-mapped, one row per row of the sentences table
     tombstones: Tombstones = field(default_factory=Tombstones)  # deleted since the last merge (index.tombstones)
     _vectors: VectorIndex | None = field(default=None, repr=False)
     _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -101,7 +102,8 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
         backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {exc}; rebuild the index") from None
-    unlisted = [name for name in (DATABASE, *backend.files, LEXICAL, SENTENCES) if name not in manifest.get("files", {})]
+    unlisted = [name for name in (DATABASE, *backend.files, LEXICAL, *sentence_files(manifest))
+                if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
     deferred = set() if load_vectors else set(backend.files)
@@ -109,7 +111,7 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
         if name not in deferred:
             _check_file(path, name, facts, verify_checksums)
     try:
-        sentence_vectors = np.load(path / SENTENCES, mmap_mode="r")
+        sentence_vectors = SentenceVectors.load(path, sentence_files(manifest))
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {SENTENCES} cannot be read ({exc})") from None
     version = IndexVersion(path, manifest, sentence_vectors, Tombstones.read(path, manifest))

@@ -11,8 +11,10 @@ import pytest
 
 from index import append
 from index.articles import Article, read_articles
+from index.changes import delete_articles
 from index.durable import copy_file
 from index.info import describe
+from index.sentence_parts import SentenceVectors
 from index.pipeline import build_index, update_index
 from index.store import index_lock, open_index
 from search.engine import SearchEngine
@@ -131,20 +133,45 @@ def test_copy_file_gives_the_same_bytes_with_or_without_copy_file_range(tmp_path
     assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
 
 
-@pytest.mark.parametrize("header_bytes", [None, 192])
-def test_sentence_vectors_are_appended_after_the_stored_ones(tmp_path, header_bytes) -> None:
-    stored = np.arange(12, dtype=np.float16).reshape(3, 4)
-    source = tmp_path / "sentences.npy"
-    if header_bytes is None:
-        np.save(source, stored)
-    else:  # a header longer than numpy writes today: the rows must be copied after the new, shorter one
-        text = "{'descr': '<f2', 'fortran_order': False, 'shape': (3, 4), }"
-        source.write_bytes(b"\x93NUMPY\x01\x00" + (header_bytes - 10).to_bytes(2, "little")
-                           + text.ljust(header_bytes - 11).encode() + b"\n" + stored.tobytes())
-        assert np.array_equal(np.load(source), stored)
-    added = [np.full((2, 4), 7, dtype=np.float32), np.zeros((0, 4), dtype=np.float32), np.ones((1, 4), dtype=np.float32)]
-    append._append_sentence_vectors(source, tmp_path / "appended.npy", added, 4)
-    assert np.array_equal(np.load(tmp_path / "appended.npy"), np.concatenate([stored, *added]).astype(np.float16))
+def test_sentence_vectors_read_as_one_array_across_parts(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    arrays = [rng.random((n, 4)).astype(np.float16) for n in (5, 1, 3)]
+    for n, array in enumerate(arrays):
+        np.save(tmp_path / f"part-{n}.npy", array)
+    whole = np.concatenate(arrays)
+    vectors = SentenceVectors.load(tmp_path, [f"part-{n}.npy" for n in range(3)])
+    assert vectors.shape == whole.shape and len(vectors) == 9
+    for rows in ([8, 0, 5, 5, 6], np.array([], dtype=np.int64), slice(4, 7), slice(None)):
+        assert np.array_equal(vectors[rows], whole[rows])
+    with pytest.raises(IndexError):
+        vectors[[9]]
+    assert isinstance(SentenceVectors.load(tmp_path, ["part-0.npy"]), np.ndarray)  # one file: the array itself
+
+
+def test_appended_sentence_vectors_link_the_live_files_and_fold_past_the_cap(tmp_path, base, embedder, articles,
+                                                                            monkeypatch) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(base, index_dir, symlinks=True)
+    monkeypatch.setattr(append, "MAX_SENTENCE_PARTS", 2)
+    expected = open_index(index_dir).sentence_vectors[:]
+    counts = []
+    for article in articles[16:20]:
+        live_file = os.stat(open_index(index_dir).path / "sentences.npy")
+        with index_lock(index_dir):
+            update_index(index_dir, embedder, [article], [])
+        version = open_index(index_dir)
+        parts = version.manifest["sentence_parts"]
+        counts.append(len(parts))
+        assert os.path.samestat(os.stat(version.path / "sentences.npy"), live_file)  # linked, not copied
+        added = version.sentence_vectors[expected.shape[0]:]
+        expected = np.concatenate([expected, added])
+        assert np.array_equal(version.sentence_vectors[:], expected)
+    assert counts == [1, 2, 1, 2]  # the third update folded the two parts into its own
+    with index_lock(index_dir):
+        update_index(index_dir, embedder, [], [], merge=True)
+    merged = open_index(index_dir)
+    assert "sentence_parts" not in merged.manifest and isinstance(merged.sentence_vectors, np.ndarray)
+    assert merged.sentence_vectors.shape == expected.shape
 
 
 def test_info_shows_what_decides_the_next_merge(tmp_path, base, embedder, articles) -> None:
@@ -159,3 +186,15 @@ def test_info_shows_what_decides_the_next_merge(tmp_path, base, embedder, articl
         update_index(index_dir, embedder, [], [], merge=True)
     merged = describe(index_dir)
     assert merged["dead_passages"] == merged["appended_passages"] == 0 and merged["passages"] == facts["passages"]
+
+
+def test_a_deletion_after_an_append_links_every_part(tmp_path, base, embedder, articles) -> None:
+    index_dir = updated_copy(base, tmp_path / "index", embedder, articles[16:17], [], merge=False)
+    appended = open_index(index_dir)
+    (part,) = appended.manifest["sentence_parts"]
+    with index_lock(index_dir):
+        assert delete_articles(index_dir, appended, [articles[0].id]) is not None
+    after = open_index(index_dir)
+    assert after.manifest["sentence_parts"] == [part] and after.shares_files_with(appended)
+    assert np.array_equal(after.sentence_vectors[:], appended.sentence_vectors[:])
+    assert articles[0].id in after.tombstones.articles
