@@ -102,19 +102,24 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         for name in (DATABASE, LEXICAL):
             fsync_file(tmp / name)
         crash_point("database-written")
-        vectors = vector_index_class(live.manifest["vector_index"]).load(live.path)
+        backend = vector_index_class(live.manifest["vector_index"])
         if passages:
+            vectors = backend.load(live.path)
             vectors.add(np.concatenate([embedded[aid].vectors for aid in order]),
                         np.arange(first, first + len(passages), dtype=np.int64))
-        vectors.save(tmp)
+            vectors.save(tmp)
+            linked = []
+        else:  # nothing to add (metadata or deletions only): the live version's vector files serve as they are
+            linked = [name for name in backend.files if _link_or_copy(live.path / name, tmp / name)]
         crash_point("vectors-written")
-        parts, linked = _sentence_parts(live, tmp, version_id, [embedded[aid].sentence_vectors for aid in order],
-                                        live.manifest["dimension"])
+        parts, linked_sentences = _sentence_parts(live, tmp, version_id,
+                                                  [embedded[aid].sentence_vectors for aid in order],
+                                                  live.manifest["dimension"])
+        linked += linked_sentences
         crash_point("sentences-written")
         if tombstones:
             write_durably(tmp / TOMBSTONES, tombstones.to_json())
-        backend_files = vector_index_class(live.manifest["vector_index"]).files
-        names = [DATABASE, *backend_files, LEXICAL, SENTENCES, *parts] + ([TOMBSTONES] if tombstones else [])
+        names = [DATABASE, *backend.files, LEXICAL, SENTENCES, *parts] + ([TOMBSTONES] if tombstones else [])
         manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
                     "passages": first + len(passages),
                     "appended": live.manifest.get("appended", 0) + len(passages),

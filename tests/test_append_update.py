@@ -198,3 +198,24 @@ def test_a_deletion_after_an_append_links_every_part(tmp_path, base, embedder, a
     assert after.manifest["sentence_parts"] == [part] and after.shares_files_with(appended)
     assert np.array_equal(after.sentence_vectors[:], appended.sentence_vectors[:])
     assert articles[0].id in after.tombstones.articles
+
+
+def test_an_approximate_index_is_appended_to_and_linked_when_nothing_is_added(tmp_path, embedder, articles) -> None:
+    index_dir = tmp_path / "index"
+    with index_lock(index_dir):
+        build_index(articles[:20], index_dir, embedder, vector_index="ivf")
+        before = open_index(index_dir)
+        update_index(index_dir, embedder, [replace(articles[0], cat="archive")], [], vector_index="ivf")
+        recategorized = open_index(index_dir)
+        assert os.path.samefile(recategorized.path / "vectors.ivf", before.path / "vectors.ivf")  # linked, not rewritten
+        update_index(index_dir, embedder, [articles[21]], [], vector_index="ivf")
+    version = open_index(index_dir)
+    assert version.manifest["vector_index"] == "ivf" and "appended" in version.manifest
+    assert version.vectors.count == version.manifest["passages"] > recategorized.manifest["passages"]
+    assert version.manifest["vector_parameters"] == before.manifest["vector_parameters"]  # the trained lists kept
+    found, _ = version.vectors.search(embedder.embed_queries([articles[21].title]), 3)
+    with closing(version.connect()) as db:
+        article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())
+    assert article_of[int(found[0][0])] == articles[21].id
+    engine = SearchEngine(version, embedder)
+    assert engine.search(articles[0].title, k=5, category="archive").results[0].article_id == articles[0].id
