@@ -16,7 +16,7 @@ from index.durable import copy_file
 from index.info import describe
 from index.sentence_parts import SentenceVectors
 from index.pipeline import build_index, update_index
-from index.store import index_lock, open_index
+from index.store import index_lock, open_index, stored_articles
 from search.engine import SearchEngine
 from search import related
 from search.related import article as article_view
@@ -219,3 +219,21 @@ def test_an_approximate_index_is_appended_to_and_linked_when_nothing_is_added(tm
     assert article_of[int(found[0][0])] == articles[21].id
     engine = SearchEngine(version, embedder)
     assert engine.search(articles[0].title, k=5, category="archive").results[0].article_id == articles[0].id
+
+
+def test_an_article_deleted_then_sent_again_is_live_once(tmp_path, base, embedder, articles) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(base, index_dir, symlinks=True)
+    again = articles[4]
+    with index_lock(index_dir):
+        delete_articles(index_dir, open_index(index_dir), [again.id])
+        assert again.id in open_index(index_dir).tombstones.articles
+        result = update_index(index_dir, embedder, [again], [])
+    assert result.added == [again.id]  # a deleted article is new again, embedded again
+    version = open_index(index_dir)
+    assert again.id not in version.tombstones.articles and "appended" in version.manifest
+    engine = SearchEngine(version, embedder)
+    live = related._passages(engine, again.id)
+    assert live and all(row["id"] >= open_index(base).manifest["passages"] for row in live)  # the new passages only
+    assert engine.search(again.title, k=3, method="lexical").results[0].article_id == again.id
+    assert stored_articles(version)[again.id] == again
