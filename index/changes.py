@@ -27,6 +27,7 @@ class UpdateResult:
     unknown_deletions: list[str]
     embedded_passages: int
     reused_passages: int
+    written: str = "tombstones only"  # how the version was written: appended, merged (and why), or nothing written
 
 
 def delete_articles(index_dir: Path, live: IndexVersion, deletions: Sequence[str]) -> UpdateResult | None:

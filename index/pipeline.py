@@ -223,14 +223,15 @@ def update_index(
         raise ValueError("the update would leave the index empty; the live index is unchanged")
     if not (to_embed or metadata_only or deleted or merge):
         log.info("nothing changed: the live version stays")
-        return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages)
+        return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
+                            "nothing written: nothing changed")
     embedded = _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors)
     build_info = {**_build_info(chunking, embedder), "lineage": live.lineage}
-    reason = "asked for" if merge else merge_reason(live, embedded, deleted, vector_index)
+    reason = "asked for (--rewrite)" if merge else merge_reason(live, embedded, deleted, vector_index)
     if reason is None:
         version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, build_info)
         return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
-                            len(cut.passages), live_passages - len(cut.passages))
+                            len(cut.passages), live_passages - len(cut.passages), "appended to a copy of the live version")
     log.info("merging (writing every passage again, without dead ones): %s", reason)
     rewrite = Rewrite(live, order, incoming, embedded)
     version = write_version(index_dir, rewrite.articles(), rewrite.passage_rows(),
@@ -239,7 +240,7 @@ def update_index(
                             embedder.name, build_info, vector_index,
                             rewrite.lexical(), rewrite.text_keys())
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
-                        len(cut.passages), rewrite.passages - len(cut.passages))
+                        len(cut.passages), rewrite.passages - len(cut.passages), f"merged: {reason}")
 
 
 def _by_article(articles: Sequence[Article], passages: Sequence[Passage], vectors: np.ndarray,

@@ -71,7 +71,7 @@ def _report(result: UpdateResult) -> int:
         f"added {len(result.added)}, replaced {len(result.replaced)}, metadata only {len(result.metadata_only)}, "
         f"unchanged {len(result.unchanged)}, deleted {len(result.deleted)}; "
         f"passages embedded {result.embedded_passages}, reused {result.reused_passages}\n"
-        f"live index: {result.version}"
+        f"live index: {result.version} ({result.written})"
     )
     for article_id in result.unknown_deletions:
         print(f"warning: cannot delete {article_id}: no such article in the index", file=sys.stderr)

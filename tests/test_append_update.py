@@ -97,12 +97,14 @@ def test_an_update_appends_until_dead_or_appended_passages_pile_up(tmp_path, bas
     shutil.copytree(base, index_dir, symlinks=True)
     passages = open_index(index_dir).manifest["passages"]
     monkeypatch.setattr(append, "MERGE_APPENDED_SHARE", 0.15)
-    kinds = []
+    kinds, written = [], []
     for article in articles[16:22]:
         with index_lock(index_dir):
-            update_index(index_dir, embedder, [article], [])
+            written.append(update_index(index_dir, embedder, [article], []).written)
         kinds.append("appended" in open_index(index_dir).manifest)
     assert kinds[0] and not all(kinds)  # appended first, merged once the appended share passed 15 %
+    assert written[kinds.index(False)].startswith("merged: ") and "appended since its last merge" in written[kinds.index(False)]
+    assert written[0] == "appended to a copy of the live version"
     assert open_index(index_dir).live_passages > passages
 
 
