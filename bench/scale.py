@@ -285,7 +285,7 @@ def with_vector_index(index_dir: Path, kind: str, model: Path) -> tuple[Path, fl
         (target / "current").symlink_to(Path("versions") / version.name)
         started = time.perf_counter()
         with index_lock(target):
-            update_index(target, Embedder(str(model), Settings.from_env().model_cache), vector_index=kind)
+            update_index(target, Embedder(str(model), Settings.from_env().model_cache), vector_index=kind, merge=True)
         (target / "rewrite_s").write_text(f"{time.perf_counter() - started:.1f}")
     return target, float((target / "rewrite_s").read_text())
 

@@ -221,13 +221,13 @@ def update_index(
     crash_point("after-embedding")
     if not order:
         raise ValueError("the update would leave the index empty; the live index is unchanged")
-    if not (to_embed or metadata_only or deleted or merge):
-        log.info("nothing changed: the live version stays")
-        return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
-                            "nothing written: nothing changed")
     embedded = _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors)
     build_info = {**_build_info(chunking, embedder), "lineage": live.lineage}
     reason = "asked for (--rewrite)" if merge else merge_reason(live, embedded, deleted, vector_index)
+    if reason is None and not (to_embed or metadata_only or deleted):
+        log.info("nothing changed: the live version stays")
+        return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
+                            "nothing written: nothing changed")
     if reason is None:
         version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, build_info)
         return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
