@@ -20,7 +20,7 @@ def ivf_engine(sample_index: Path, embedder, tmp_path_factory) -> SearchEngine:
     copy = tmp_path_factory.mktemp("ivf-sample") / "index"
     shutil.copytree(sample_index, copy, symlinks=True)
     with index_lock(copy):
-        update_index(copy, embedder, vector_index="ivf", merge=True)
+        update_index(copy, embedder, vector_index="ivf")  # another vector index asked for: a merge
     return SearchEngine(open_index(copy), embedder)
 
 
