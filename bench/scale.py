@@ -159,11 +159,19 @@ def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) ->
         if run.returncode != 0:
             raise SystemExit(f"the update ({step}) failed ({run.returncode}):\n{run.stderr[-3000:]}")
         embedded = re.search(r"passages embedded (\d+)", run.stdout)
+        written = re.search(r"live index: .* \((.*)\)$", run.stdout, re.MULTILINE)
         figures[step] = {"wall_s": round(wall, 1), "peak_rss_mib": round(run.peak_rss / 2**20, 1),
                          "passages_embedded": int(embedded.group(1)) if embedded else None,
+                         "written": written.group(1) if written else None,
+                         "new_files_mib": new_files_mib((work / "current").resolve()),
                          "folder_mib_after": folder_mib(work)}
     shutil.rmtree(work)
     return figures
+
+
+def new_files_mib(version: Path) -> float:
+    """What a version wrote to disk, in MiB: its files not hard-linked from another version."""
+    return round(sum(file.stat().st_size for file in version.iterdir() if file.stat().st_nlink == 1) / 2**20, 1)
 
 
 def folder_mib(path: Path) -> float:
@@ -357,9 +365,10 @@ def print_table(figures: dict) -> None:
     if "update" in figures:
         u = figures["update"]
         print(f"update of the index ({u['folder_mib_before']} MiB): add {u['articles']} articles {u['add']['wall_s']} s "
-              f"({u['add']['passages_embedded']} passages embedded, peak RSS {u['add']['peak_rss_mib']} MiB, folder then "
-              f"{u['add']['folder_mib_after']} MiB); delete {u['articles']} {u['delete']['wall_s']} s (peak RSS "
-              f"{u['delete']['peak_rss_mib']} MiB, folder then {u['delete']['folder_mib_after']} MiB)")
+              f"({u['add']['passages_embedded']} passages embedded, {u['add']['written']}, {u['add']['new_files_mib']} MiB "
+              f"written, peak RSS {u['add']['peak_rss_mib']} MiB); delete {u['articles']} {u['delete']['wall_s']} s "
+              f"({u['delete']['written']}, {u['delete']['new_files_mib']} MiB written, peak RSS "
+              f"{u['delete']['peak_rss_mib']} MiB)")
 
 
 if __name__ == "__main__":
