@@ -1,11 +1,12 @@
 """An update while 8 clients search (not a test): no request may fail, and each response must come wholly
 from one index version.
 
-    python bench/update_under_load.py --index var/fars-index [--clients 8] [--changes 50] [--deletions-only]
+    python bench/update_under_load.py --index var/fars-index [--clients 8] [--changes 50] [--deletions-only | --merge]
 
 The live version of ``--index`` is copied to a temporary folder and served by gunicorn on a free loopback
 port. While the clients search, ``python -m index.update`` adds ``--changes`` new articles and deletes as
-many existing ones (``--deletions-only``: only deletes, which tombstones them, docs/design.md). Every response names the version that answered it; a response from the old version
+many existing ones (``--deletions-only``: only deletes, which tombstones them, docs/design.md; ``--merge``: the
+update writes the version whole, as ``--rewrite`` asks). Every response names the version that answered it; a response from the old version
 must not contain an added article, one from the new version no deleted article.
 """
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--after", type=float, default=10.0, help="seconds of load after the switch")
     parser.add_argument("--deletions-only", action="store_true", help="delete --changes articles, add none")
+    parser.add_argument("--merge", action="store_true", help="the update merges (--rewrite) instead of appending")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kavosh-update-load-"))
@@ -107,7 +109,8 @@ def main() -> int:
         time.sleep(5)
         update_started = time.monotonic()
         completed = subprocess.run(
-            [sys.executable, "-m", "index.update", *sources, "--delete", *deleted, "--index", str(index), "--quiet"],
+            [sys.executable, "-m", "index.update", *sources, "--delete", *deleted, "--index", str(index), "--quiet",
+             *(["--rewrite"] if args.merge else [])],
             cwd=ROOT, capture_output=True, text=True)
         update_ended = time.monotonic()
         if completed.returncode != 0:
