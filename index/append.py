@@ -28,12 +28,12 @@ from index.duplicates import duplicate_groups, text_key
 from index.durable import copy_file, durable_file, fsync_file, write_durably
 from index.faults import crash_point
 from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
-from index.lexical import LEXICAL_FORMAT, append_lexical
+from index.lexical import LEXICAL_FORMAT, append_lexical, stored_format
 from index.sentence_parts import PARTS, part_name
-from index.records import ARTICLE_FIELDS, article_from_row, content_hash
+from index.records import ARTICLE_FIELDS, GROUP_INDEXES, article_from_row, content_hash
 from index.rewrite import Embedded
 from index.store import IndexVersion, make_live, new_version_folder, now, open_version
-from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, rows_for
+from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, Tombstones, rows_for
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,23 @@ MERGE_APPENDED_SHARE = 0.3
 MAX_SENTENCE_PARTS = 16
 
 
-def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Sequence[str],
-                 vector_index: str = AUTO) -> str | None:
-    """Why this update must write the whole version again (a merge) instead of appending; None when it can append."""
-    new_passages = sum(len(e.passages) for e in embedded.values())
+def next_tombstones(live: IndexVersion, incoming: dict[str, Article], embedded: dict[str, Embedded],
+                    deleted: Sequence[str]) -> Tombstones:
+    """The live version's tombstones after this update: the ``deleted`` articles dead, the old passages of the
+    ``embedded`` ones dead, and the incoming articles that had been deleted live again. What both
+    :func:`merge_reason` and :func:`append_version` go by."""
+    revived = [aid for aid in incoming if aid in live.tombstones.articles]  # their old passages stay dead
+    with closing(live.connect()) as db:
+        return live.tombstones.changing(db, deleted, embedded, revived)
+
+
+def merge_reason(live: IndexVersion, tombstones: Tombstones, new_passages: int, vector_index: str = AUTO) -> str | None:
+    """Why this update (adding ``new_passages``, leaving ``tombstones``) must write the whole version again (a
+    merge) instead of appending; None when it can append."""
     total = live.manifest["passages"] + new_passages
     with closing(live.connect()) as db:
-        lexical_format = db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
+        lexical_format = stored_format(db)
         columns = {row[1] for row in db.execute("PRAGMA main.table_info(articles)")}
-        dead = live.tombstones.changing(db, deleted, [aid for aid in embedded if aid not in live.tombstones.articles], ())
     wanted_kind = choose_kind(total, vector_index)
     if lexical_format != str(LEXICAL_FORMAT):
         return f"its lexical index has format {lexical_format}, this Kavosh writes {LEXICAL_FORMAT}"
@@ -61,8 +69,8 @@ def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Seq
         return "it was written before duplicate keys were stored"
     if wanted_kind != live.manifest["vector_index"]:
         return f"its {live.manifest['vector_index']} vector index should now be {wanted_kind}"
-    if len(dead.passages) > MERGE_DELETED_SHARE * total:
-        return f"{len(dead.passages)} of its {total} passages would be dead"
+    if len(tombstones.passages) > MERGE_DELETED_SHARE * total:
+        return f"{len(tombstones.passages)} of its {total} passages would be dead"
     appended = live.manifest.get("appended", 0) + new_passages
     if appended > MERGE_APPENDED_SHARE * total:
         return f"{appended} of its {total} passages would be appended since its last merge"
@@ -70,11 +78,11 @@ def merge_reason(live: IndexVersion, embedded: dict[str, Embedded], deleted: Seq
 
 
 def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Article], embedded: dict[str, Embedded],
-                   deleted: Sequence[str], build_info: dict[str, Any]) -> tuple[Path, int]:
+                   deleted: Sequence[str], tombstones: Tombstones, build_info: dict[str, Any]) -> tuple[Path, int]:
     """Make live a version that is ``live`` with ``incoming`` articles written (added, or their rows replaced
-    in place), the ``embedded`` ones' passages and vectors added and their old passages dead, and ``deleted``
-    articles dead. Returns the version's folder and its live passages. Call under ``index_lock``, after
-    :func:`merge_reason` said None."""
+    in place), the ``embedded`` ones' passages and vectors added, ``deleted`` articles dead, and ``tombstones``
+    (:func:`next_tombstones`). Returns the version's folder and its live passages. Call under ``index_lock``,
+    after :func:`merge_reason` said None."""
     first = live.manifest["passages"]
     first_sentence = live.sentence_vectors.shape[0]
     order = [aid for aid in incoming if aid in embedded]  # new passages in the order the articles came
@@ -83,16 +91,11 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     try:
         for name in (DATABASE, LEXICAL):
             copy_file(live.path / name, tmp / name)
-        with closing(live.connect()) as live_db:
-            stored = {row[0] for row in rows_for(live_db, "SELECT id FROM articles WHERE id IN", list(incoming))}
-            replaced = [aid for aid in embedded if aid in stored and aid not in live.tombstones.articles]
-            revived = [aid for aid in incoming if aid in live.tombstones.articles]
-            tombstones = live.tombstones.changing(live_db, deleted, replaced, revived)
         db = sqlite3.connect(tmp / DATABASE, isolation_level=None)
         try:
             db.execute("ATTACH DATABASE ? AS lex", [str(tmp / LEXICAL)])
             db.execute("BEGIN")
-            articles = _write_articles(db, incoming, stored - live.tombstones.articles, stored & live.tombstones.articles)
+            articles = _write_articles(db, incoming, live.tombstones.articles)
             _regroup(db, list(incoming), deleted, tombstones.articles)
             _write_passages(db, passages, first, first_sentence)
             append_lexical(db, (f"{incoming[p.article_id].title}\n{p.text}" for p in passages), first, tombstones.passages)
@@ -145,25 +148,24 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     return final, first + len(passages) - len(tombstones.passages)
 
 
-def _write_articles(db: sqlite3.Connection, incoming: dict[str, Article], kept: set[str], revived: set[str]) -> int:
-    """Write each incoming article's row: a ``kept`` (live) one's replaced in place, so that it keeps its place
-    (and its duplicate group its representative), as a merge keeps it; a new or ``revived`` (deleted before)
-    one's added at the end, as a merge adds it. Returns the rows the table then holds."""
-    db.execute("CREATE INDEX IF NOT EXISTS articles_by_link ON articles(link)")  # versions written before them
-    db.execute("CREATE INDEX IF NOT EXISTS articles_by_text_key ON articles(text_key)")
-    db.execute("CREATE INDEX IF NOT EXISTS articles_by_group ON articles(duplicate_of)")
-    stored_keys = {aid: (digest, key) for aid, digest, key in
-                   rows_for(db, "SELECT id, content_hash, text_key FROM articles WHERE id IN", sorted(kept))}
+def _write_articles(db: sqlite3.Connection, incoming: dict[str, Article], deleted_before: frozenset[str]) -> int:
+    """Write each incoming article's row: a live one's replaced in place, so that it keeps its place (and its
+    duplicate group its representative), as a merge keeps it; a new one, or one in ``deleted_before`` (the live
+    version's deleted articles), added at the end, as a merge adds it. Returns the rows the table then holds."""
+    for statement in GROUP_INDEXES:
+        db.execute(statement)
+    stored = {aid: (digest, key) for aid, digest, key in
+              rows_for(db, "SELECT id, content_hash, text_key FROM articles WHERE id IN", list(incoming))}
     for aid, a in incoming.items():
-        known = stored_keys.get(aid)
+        known = stored.get(aid)
         key = known[1] if known and known[0] == content_hash(a) else text_key(a.text)  # same text: key kept
         fields = (a.title, a.text, a.link, a.cat, a.subcat, json.dumps(a.tags, ensure_ascii=False), a.date, a.lang,
                   a.source, content_hash(a))
-        if aid in kept:
+        if known and aid not in deleted_before:
             db.execute("UPDATE articles SET title=?, text=?, link=?, cat=?, subcat=?, tags=?, date=?, lang=?, source=?, "
                        "content_hash=?, text_key=? WHERE id=?", (*fields, key, aid))
             continue
-        if aid in revived:
+        if known:
             db.execute("DELETE FROM articles WHERE id = ?", [aid])
         db.execute("INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (aid, *fields, aid, key))
     return db.execute("SELECT count(*) FROM articles").fetchone()[0]

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 
 from index.persian import normalize
+from index.tombstones import rows_for
 
 LEXICAL_FORMAT = 3  # bump when tokens() or stem() change: an index built with other terms must be rebuilt
 # Format 2 is format 3 without the stems table: still read (its hybrid ranks without stem evidence) until the
@@ -175,12 +176,9 @@ def append_lexical(db: sqlite3.Connection, passage_texts: Iterable[str | Analyze
     ``lexical_info`` records the rows held (``passages``) and deleted (``removed``). The caller commits."""
     info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
     added = _insert_rows(db, "lex", passage_texts, first) - first
-    present = [rowid for start in range(0, len(dead), 500) for (rowid,) in db.execute(
-        f"SELECT rowid FROM lex.lexical WHERE rowid IN ({','.join(map(str, map(int, dead[start:start + 500])))})")]
-    for start in range(0, len(present), 500):
-        marks = ",".join(map(str, present[start:start + 500]))
-        for table in (TOKENS.table, STEMS.table):
-            db.execute(f"DELETE FROM lex.{table} WHERE rowid IN ({marks})")
+    present = rows_for(db, "SELECT rowid FROM lex.lexical WHERE rowid IN", [int(rowid) for rowid in dead])
+    for table in (TOKENS.table, STEMS.table):
+        db.executemany(f"DELETE FROM lex.{table} WHERE rowid = ?", present)
     db.executemany("INSERT OR REPLACE INTO lex.lexical_info VALUES (?,?)",
                    [("passages", str(int(info["passages"]) + added - len(present))),
                     ("removed", str(int(info.get("removed", 0)) + len(present)))])
@@ -226,9 +224,14 @@ def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
     return None
 
 
+def stored_format(db: sqlite3.Connection) -> str:
+    """The :data:`LEXICAL_FORMAT` the lexical index attached as ``lex`` was written in."""
+    return db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
+
+
 def has_stems(db: sqlite3.Connection) -> bool:
     """Whether the lexical index attached as ``lex`` has the stems field (format 3 on; see :data:`READABLE_FORMATS`)."""
-    return int(db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]) >= STEMS_SINCE
+    return int(stored_format(db)) >= STEMS_SINCE
 
 
 @lru_cache(maxsize=65536)

@@ -29,7 +29,7 @@ from index.store import (
     require_model,
     write_version,
 )
-from index.append import append_version, merge_reason
+from index.append import append_version, merge_reason, next_tombstones
 from index.changes import UpdateResult
 from index.rewrite import Embedded, Rewrite, articles_by_id, stored_hashes
 from index.rows import Walk
@@ -223,13 +223,14 @@ def update_index(
         raise ValueError("the update would leave the index empty; the live index is unchanged")
     embedded = _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors)
     build_info = {**_build_info(chunking, embedder), "lineage": live.lineage}
-    reason = "asked for (--rewrite)" if merge else merge_reason(live, embedded, deleted, vector_index)
+    tombstones = next_tombstones(live, incoming, embedded, deleted)
+    reason = "asked for (--rewrite)" if merge else merge_reason(live, tombstones, len(cut.passages), vector_index)
     if reason is None and not (to_embed or metadata_only or deleted):
         log.info("nothing changed: the live version stays")
         return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
                             "nothing written: nothing changed")
     if reason is None:
-        version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, build_info)
+        version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, tombstones, build_info)
         return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                             len(cut.passages), live_passages - len(cut.passages), "appended to a copy of the live version")
     log.info("merging (writing every passage again, without dead ones): %s", reason)

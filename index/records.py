@@ -48,11 +48,14 @@ CREATE INDEX passages_by_article ON passages(article_id, position);
 CREATE INDEX sentences_by_passage ON sentences(passage_id);
 CREATE INDEX articles_by_cat ON articles(cat);
 CREATE INDEX articles_by_date ON articles(date);
--- an update that appends finds the duplicate groups it changes by these (index.append)
-CREATE INDEX articles_by_link ON articles(link);
-CREATE INDEX articles_by_text_key ON articles(text_key);
-CREATE INDEX articles_by_group ON articles(duplicate_of);
 """
+# An update that appends finds the duplicate groups it changes by these (index.append); it makes them in a version
+# written before them.
+GROUP_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS articles_by_link ON articles(link)",
+    "CREATE INDEX IF NOT EXISTS articles_by_text_key ON articles(text_key)",
+    "CREATE INDEX IF NOT EXISTS articles_by_group ON articles(duplicate_of)",
+)
 
 
 def content_hash(article: Article) -> str:
@@ -68,7 +71,7 @@ def write_database(path: Path, articles: Rows[Article], passages: Rows[Passage],
     keys = {a.id: known.get(a.id) or text_key(a.text) for a in articles}
     db = sqlite3.connect(path)
     try:
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + "".join(f"{statement};\n" for statement in GROUP_INDEXES))
         canonical = duplicate_groups(articles, keys)
         db.executemany(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

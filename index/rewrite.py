@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from index.articles import Article
-from index.lexical import LEXICAL_FORMAT, Analyzed
+from index.lexical import LEXICAL_FORMAT, Analyzed, stored_format
 from index.passages import Passage
 from index.records import ARTICLE_FIELDS, article_from_row
 from index.rows import Walk
@@ -93,7 +93,7 @@ class Rewrite:
         version, an embedded one's title and text to analyze; None when the live version's lexical rows
         were made by other rules (another :data:`LEXICAL_FORMAT`), so every passage must be analyzed."""
         with closing(self.live.connect()) as db:
-            made_by = db.execute("SELECT value FROM lex.lexical_info WHERE key = 'format'").fetchone()[0]
+            made_by = stored_format(db)
         return self._lexical() if made_by == str(LEXICAL_FORMAT) else None
 
     def text_keys(self) -> dict[str, str]:

@@ -3,9 +3,9 @@
 A deletion writes a new version whose files are hard links to the live version's (versions never change once
 written) plus ``tombstones.json``: the deleted articles' ids and their passages' ids. An update that appends
 (:mod:`index.append`) marks the old passages of an article it re-embeds the same way, the article itself staying
-live. Readers drop those passages from every search and those articles from every page; BM25's statistics
-still count them until a merge (``python -m index.update --rewrite``, or an update that cannot append) writes a
-version without them.
+live. Readers drop those passages from every search and those articles from every page. BM25's statistics
+still count a deletion's passages until the next update, which deletes their lexical rows from the copy it
+writes, or a merge (``python -m index.update --rewrite``) writes a version without them.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ MERGE_DELETED_SHARE = 0.2
 _ID_BATCH = 500  # ids per SQL lookup (SQLite's bound-parameter limit is far above)
 
 
-def rows_for(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[tuple]:
+def rows_for(db: sqlite3.Connection, sql: str, ids: Sequence[str | int]) -> list[tuple]:
     """The rows of ``sql``, which ends in ``IN``, for ``ids``: asked in batches, so any number of ids can be given."""
     rows: list[tuple] = []
     for start in range(0, len(ids), _ID_BATCH):
