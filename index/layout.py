@@ -5,7 +5,8 @@ Layout of an index folder::
     INDEX/current            symlink to the live version (replaced atomically)
     INDEX/versions/<id>/     manifest.json, vectors.faiss, index.sqlite, lexical.sqlite (BM25, see index.lexical),
                              tombstones.json after a deletion (index.tombstones; the other files then link
-                             the version before's) or an update that appended (index.append)
+                             the version before's) or an update that appended (index.append), which also
+                             writes sentences-<id>.npy parts (index.sentence_parts)
     INDEX/versions/.tmp-*    a version being written; removed when a later run finds it
     INDEX/builds/<key>/      a rebuild's finished shards, kept until its version is live (index.checkpoints);
                              not a leftover: a rebuild with the same sources resumes from them
