@@ -4,11 +4,11 @@ A merge (:func:`index.store.write_version` over :class:`index.rewrite.Rewrite`) 
 again: the database, FTS5's index, the vector index (IVF trained again) and the sentence vectors. Appending
 copies the live version's databases byte for byte and adds to the copies only what changed: new passages get
 the ids after the last one, the old passages of a re-embedded article become tombstones
-(:mod:`index.tombstones`), FTS5 adds the new rows to its own statistics and drops the dead ones, and the vector
-index adds the new vectors to its trained lists. The sentence vectors are not copied at all: the live version's
-files are hard-linked and the new rows written as a part of their own (:mod:`index.sentence_parts`). So an
-update costs copying the databases and the vector index plus what it changes, not analyzing and indexing the
-archive again (docs/design.md, "Updates"). The version is verified and switched to like any other.
+(:mod:`index.tombstones`), and FTS5 adds the new rows to its own statistics and drops the dead ones. The vectors
+are not copied at all: the live version's vector and sentence vector files are hard-linked and the new rows
+written as parts of their own (:mod:`index.vectors.parts`, an IVF part with the same trained centroids;
+:mod:`index.sentence_parts`). So an update costs copying the databases plus what it changes, not analyzing and
+indexing the archive again (docs/design.md, "Updates"). The version is verified and switched to like any other.
 """
 from __future__ import annotations
 
@@ -34,15 +34,18 @@ from index.records import ARTICLE_FIELDS, GROUP_INDEXES, article_from_row, conte
 from index.rewrite import Embedded
 from index.store import IndexVersion, make_live, new_version_folder, now, open_version
 from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, Tombstones, rows_for
+from index.vectors.base import VectorIndex
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
+from index.vectors.parts import VECTOR_PARTS, indexes_of, vector_part_name
 
 log = logging.getLogger(__name__)
 
 # Past this share of a version's passages appended since its last merge, an update merges instead: the IVF lists
 # were trained on the older passages, and FTS5 holds ever more small segments.
 MERGE_APPENDED_SHARE = 0.3
-# Past this many appended sentence vector files, an update folds them into one (index.sentence_parts)
-MAX_SENTENCE_PARTS = 16
+# Past this many appended vector or sentence vector files, an update folds them into one (index.vectors.parts,
+# index.sentence_parts): a search reads every vector part
+MAX_PARTS = 16
 
 
 def next_tombstones(live: IndexVersion, incoming: dict[str, Article], embedded: dict[str, Embedded],
@@ -106,14 +109,8 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
             fsync_file(tmp / name)
         crash_point("database-written")
         backend = vector_index_class(live.manifest["vector_index"])
-        if passages:
-            vectors = backend.load(live.path)
-            vectors.add(np.concatenate([embedded[aid].vectors for aid in order]),
-                        np.arange(first, first + len(passages), dtype=np.int64))
-            vectors.save(tmp)
-            linked = []
-        else:  # nothing to add (metadata or deletions only): the live version's vector files serve as they are
-            linked = [name for name in backend.files if _link_or_copy(live.path / name, tmp / name)]
+        new_vectors = np.concatenate([embedded[aid].vectors for aid in order]) if passages else None
+        vector_parts, linked = _vector_parts(live, tmp, version_id, backend, new_vectors, first)
         crash_point("vectors-written")
         parts, linked_sentences = _sentence_parts(live, tmp, version_id,
                                                   [embedded[aid].sentence_vectors for aid in order],
@@ -122,16 +119,17 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         crash_point("sentences-written")
         if tombstones:
             write_durably(tmp / TOMBSTONES, tombstones.to_json())
-        names = [DATABASE, *backend.files, LEXICAL, SENTENCES, *parts] + ([TOMBSTONES] if tombstones else [])
+        names = [DATABASE, *backend.files, *(part["file"] for part in vector_parts), LEXICAL, SENTENCES, *parts]
+        names += [TOMBSTONES] if tombstones else []
         manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
                     "passages": first + len(passages),
                     "appended": live.manifest.get("appended", 0) + len(passages),
                     "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
-                    PARTS: parts,
+                    PARTS: parts, VECTOR_PARTS: vector_parts,
                     # a linked file is the live version's own, checked when that was written: not read again
                     "files": {name: live.manifest["files"][name] if name in linked else file_facts(tmp / name)
                               for name in names}}
-        for key, empty in (("deleted", not tombstones), (PARTS, not parts)):
+        for key, empty in (("deleted", not tombstones), (PARTS, not parts), (VECTOR_PARTS, not vector_parts)):
             if empty:
                 manifest.pop(key)
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
@@ -206,11 +204,11 @@ def _sentence_parts(live: IndexVersion, tmp: Path, version_id: str, blocks: list
                     dimension: int) -> tuple[list[str], list[str]]:
     """Put the version's sentence vector files in ``tmp``: the live version's hard-linked (copied where the file
     system refuses links), and a new part (:mod:`index.sentence_parts`) holding ``blocks``; past
-    ``MAX_SENTENCE_PARTS`` the live version's parts are folded into the new one (copying appended rows only).
+    ``MAX_PARTS`` the live version's parts are folded into the new one (copying appended rows only).
     Returns the version's parts and the names linked from the live version."""
     parts = list(live.manifest.get(PARTS, []))
     carried: list[np.ndarray] = []
-    if len(parts) >= MAX_SENTENCE_PARTS:
+    if len(parts) >= MAX_PARTS:
         carried, parts = [np.load(live.path / name, mmap_mode="r") for name in parts], []
     linked = [name for name in (SENTENCES, *parts) if _link_or_copy(live.path / name, tmp / name)]
     rows = carried + [block for block in blocks if len(block)]
@@ -224,6 +222,33 @@ def _sentence_parts(live: IndexVersion, tmp: Path, version_id: str, blocks: list
                 for start in range(0, len(block), 65536):  # a carried part is memory-mapped: read a slice at a time
                     handle.write(np.ascontiguousarray(block[start:start + 65536], dtype=np.float16).tobytes())
         parts.append(name)
+    return parts, linked
+
+
+def _vector_parts(live: IndexVersion, tmp: Path, version_id: str, backend: type[VectorIndex],
+                  vectors: np.ndarray | None, first: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Put the version's vector files in ``tmp``: the live version's hard-linked (copied where the file system
+    refuses links), and a new part (:mod:`index.vectors.parts`) holding ``vectors`` under the passage ids from
+    ``first`` on; past ``MAX_PARTS`` the live version's parts are folded into the new one (copying appended
+    vectors only). Returns the version's parts and the names linked from the live version."""
+    parts = list(live.manifest.get(VECTOR_PARTS, []))
+    indexes = indexes_of(live.vectors)  # an IVF index is memory-mapped: reading its centroids reads no list
+    carried: list[VectorIndex] = []
+    part_first = first
+    if len(parts) >= MAX_PARTS:
+        carried, part_first, parts = indexes[1:], parts[0]["first"], []
+    linked = [name for name in (*backend.files, *(part["file"] for part in parts))
+              if _link_or_copy(live.path / name, tmp / name)]
+    if carried or vectors is not None:
+        part = indexes[0].empty_like()
+        for old in carried:
+            ids = old.ids()
+            part.add(old.vectors(ids), ids)
+        if vectors is not None:
+            part.add(vectors, np.arange(first, first + len(vectors), dtype=np.int64))
+        name = vector_part_name(backend, version_id)
+        part.save(tmp, name)
+        parts.append({"file": name, "first": part_first})
     return parts, linked
 
 

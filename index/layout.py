@@ -6,7 +6,8 @@ Layout of an index folder::
     INDEX/versions/<id>/     manifest.json, vectors.faiss, index.sqlite, lexical.sqlite (BM25, see index.lexical),
                              tombstones.json after a deletion (index.tombstones; the other files then link
                              the version before's) or an update that appended (index.append), which also
-                             writes sentences-<id>.npy parts (index.sentence_parts)
+                             writes vectors-<id>.faiss|.ivf and sentences-<id>.npy parts (index.vectors.parts,
+                             index.sentence_parts) and links the parts before
     INDEX/versions/.tmp-*    a version being written; removed when a later run finds it
     INDEX/builds/<key>/      a rebuild's finished shards, kept until its version is live (index.checkpoints);
                              not a leftover: a rebuild with the same sources resumes from them

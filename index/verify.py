@@ -16,8 +16,9 @@ from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES,
 from index.lexical import check_lexical
 from index.sentence_parts import SentenceVectors, sentence_files
 from index.tombstones import TOMBSTONES, Tombstones
-from index.vectors.base import VectorIndex, VectorIndexError
+from index.vectors.base import VectorIndexError, VectorSearch
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
+from index.vectors.parts import read_vectors, vector_files
 
 
 @dataclass
@@ -28,11 +29,11 @@ class IndexVersion:
     manifest: dict[str, Any]
     sentence_vectors: np.ndarray | SentenceVectors  # memory-mapped, one row per row of the sentences table
     tombstones: Tombstones = field(default_factory=Tombstones)  # deleted since the last merge (index.tombstones)
-    _vectors: VectorIndex | None = field(default=None, repr=False)
+    _vectors: VectorSearch | None = field(default=None, repr=False)
     _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> VectorSearch:
         """The version's vector index, loaded and checked against its passages on first use: a server
         that searches Milvus never needs it, so it never holds it in memory."""
         with self._loading:
@@ -99,14 +100,14 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexDamaged(f"{path}: index format {manifest.get('format')!r} is not {FORMAT_VERSION}; rebuild the index")
     try:
-        backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
+        vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {exc}; rebuild the index") from None
-    unlisted = [name for name in (DATABASE, *backend.files, LEXICAL, *sentence_files(manifest))
+    unlisted = [name for name in (DATABASE, *vector_files(manifest), LEXICAL, *sentence_files(manifest))
                 if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
-    deferred = set() if load_vectors else set(backend.files)
+    deferred = set() if load_vectors else set(vector_files(manifest))
     for name, facts in manifest.get("files", {}).items():
         if name not in deferred:
             _check_file(path, name, facts, verify_checksums)
@@ -139,14 +140,13 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
     return version
 
 
-def _load_vectors(version: IndexVersion) -> VectorIndex:
+def _load_vectors(version: IndexVersion) -> VectorSearch:
     """Read a version's vector index and check it against the manifest and the passages it must hold."""
     path, manifest = version.path, version.manifest
-    backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))  # checked by open_version
-    for name in backend.files:
+    for name in vector_files(manifest):
         _check_file(path, name, manifest["files"][name])
     try:
-        vectors = backend.load(path)
+        vectors = read_vectors(path, manifest)
     except VectorIndexError as exc:
         raise IndexDamaged(f"{path}: {exc}") from None
     if vectors.dimension != manifest["dimension"]:

@@ -18,7 +18,7 @@ class Backend(Protocol):
     name: str
 
     def vectors(self, version: IndexVersion):
-        """Dense search and exact scores (:class:`index.vectors.base.VectorIndex`'s search and score)."""
+        """Dense search and exact scores (:class:`index.vectors.base.VectorSearch`'s search and score)."""
 
     def lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch:
         """BM25 search over words for one thread, given that thread's connection to the version and the

@@ -10,7 +10,7 @@ import numpy as np
 from index.filter import Filter
 from index.lexical import token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalHit, LexicalSearch, strongest_terms
-from index.vectors.base import Allowed, VectorIndex
+from index.vectors.base import Allowed, VectorSearch
 from search.passage_arrays import PassageArrays, SentenceSpans
 
 # How deep each side looks, in passages. Both are exact (flat vectors, full BM25), so the depth only
@@ -85,7 +85,7 @@ def live(found: tuple[np.ndarray, np.ndarray], deleted: np.ndarray | None) -> tu
     return found[0][keep], found[1][keep]
 
 
-def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,
+def dense_hits(vectors: VectorSearch, vector: np.ndarray, where: Filter,
                allowed_ids: Callable[[Filter], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``DENSE_POOL`` passages nearest to ``vector`` that ``where`` keeps, and their cosines;
     ``allowed_ids`` (needed for a non-empty filter) resolves a filter into passage ids."""
@@ -95,7 +95,7 @@ def dense_hits(vectors: VectorIndex, vector: np.ndarray, where: Filter,
     return found[0][keep], scores[0][keep]
 
 
-def hybrid_candidates(vectors: VectorIndex, arrays: PassageArrays, sentence_vectors: np.ndarray, vector: np.ndarray,
+def hybrid_candidates(vectors: VectorSearch, arrays: PassageArrays, sentence_vectors: np.ndarray, vector: np.ndarray,
                       dense: tuple[np.ndarray, np.ndarray], terms: list[str], tokens: LexicalPool,
                       stems: LexicalPool | None = None) -> Candidates:
     """The pools together, each passage with every score; ``terms`` are the query's, ``dense`` a non-empty

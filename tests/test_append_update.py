@@ -150,29 +150,39 @@ def test_sentence_vectors_read_as_one_array_across_parts(tmp_path) -> None:
     assert isinstance(SentenceVectors.load(tmp_path, ["part-0.npy"]), np.ndarray)  # one file: the array itself
 
 
-def test_appended_sentence_vectors_link_the_live_files_and_fold_past_the_cap(tmp_path, base, embedder, articles,
-                                                                            monkeypatch) -> None:
+def test_appended_vectors_link_the_live_files_and_fold_past_the_cap(tmp_path, base, embedder, articles,
+                                                                   monkeypatch) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(base, index_dir, symlinks=True)
-    monkeypatch.setattr(append, "MAX_SENTENCE_PARTS", 2)
+    monkeypatch.setattr(append, "MAX_PARTS", 2)
     expected = open_index(index_dir).sentence_vectors[:]
-    counts = []
+    first = open_index(index_dir)
+    expected_vectors = first.vectors.vectors(np.arange(first.manifest["passages"]))
+    counts, totals = [], [first.manifest["passages"]]
     for article in articles[16:20]:
-        live_file = os.stat(open_index(index_dir).path / "sentences.npy")
+        live = open_index(index_dir).path
+        live_files = [os.stat(live / name) for name in ("sentences.npy", "vectors.faiss")]
         with index_lock(index_dir):
             update_index(index_dir, embedder, [article], [])
         version = open_index(index_dir)
-        parts = version.manifest["sentence_parts"]
-        counts.append(len(parts))
-        assert os.path.samestat(os.stat(version.path / "sentences.npy"), live_file)  # linked, not copied
+        parts, vector_parts = version.manifest["sentence_parts"], version.manifest["vector_parts"]
+        counts.append((len(parts), len(vector_parts)))
+        for name, live_file in zip(("sentences.npy", "vectors.faiss"), live_files):
+            assert os.path.samestat(os.stat(version.path / name), live_file)  # linked, not copied
         added = version.sentence_vectors[expected.shape[0]:]
         expected = np.concatenate([expected, added])
         assert np.array_equal(version.sentence_vectors[:], expected)
-    assert counts == [1, 2, 1, 2]  # the third update folded the two parts into its own
+        ids = np.arange(version.manifest["passages"])
+        totals.append(len(ids))
+        expected_vectors = np.concatenate([expected_vectors, version.vectors.vectors(ids[len(expected_vectors):])])
+        assert np.array_equal(version.vectors.vectors(ids), expected_vectors)
+    assert counts == [(1, 1), (2, 2), (1, 1), (2, 2)]  # the third update folded the two parts into its own
+    assert [part["first"] for part in version.manifest["vector_parts"]] == [totals[0], totals[3]]
     with index_lock(index_dir):
         update_index(index_dir, embedder, [], [], merge=True)
     merged = open_index(index_dir)
     assert "sentence_parts" not in merged.manifest and isinstance(merged.sentence_vectors, np.ndarray)
+    assert "vector_parts" not in merged.manifest
     assert merged.sentence_vectors.shape == expected.shape
 
 
@@ -202,11 +212,12 @@ def test_a_deletion_after_an_append_links_every_part(tmp_path, base, embedder, a
     assert articles[0].id in after.tombstones.articles
 
 
-def test_an_approximate_index_is_appended_to_and_linked_when_nothing_is_added(tmp_path, embedder, articles) -> None:
+def test_an_approximate_index_is_linked_and_new_vectors_go_to_a_part(tmp_path, embedder, articles) -> None:
     index_dir = tmp_path / "index"
     with index_lock(index_dir):
         build_index(articles[:20], index_dir, embedder, vector_index="ivf")
         before = open_index(index_dir)
+        ivf_file = os.stat(before.path / "vectors.ivf")
         update_index(index_dir, embedder, [replace(articles[0], cat="archive")], [], vector_index="ivf")
         recategorized = open_index(index_dir)
         assert os.path.samefile(recategorized.path / "vectors.ivf", before.path / "vectors.ivf")  # linked, not rewritten
@@ -215,6 +226,9 @@ def test_an_approximate_index_is_appended_to_and_linked_when_nothing_is_added(tm
     assert version.manifest["vector_index"] == "ivf" and "appended" in version.manifest
     assert version.vectors.count == version.manifest["passages"] > recategorized.manifest["passages"]
     assert version.manifest["vector_parameters"] == before.manifest["vector_parameters"]  # the trained lists kept
+    assert os.path.samestat(os.stat(version.path / "vectors.ivf"), ivf_file)  # the new vectors went to a part
+    (part,) = version.manifest["vector_parts"]
+    assert part["first"] == recategorized.manifest["passages"] and (version.path / part["file"]).is_file()
     found, _ = version.vectors.search(embedder.embed_queries([articles[21].title]), 3)
     with closing(version.connect()) as db:
         article_of = dict(db.execute("SELECT id, article_id FROM passages").fetchall())

@@ -87,6 +87,11 @@ def top_articles(index_dir: Path, embedder, query: str) -> tuple[list[str], np.n
     return [article_of[int(ids[0][n])] for n in live], scores[0][live]
 
 
+def tied_groups(articles: list[str], scores: np.ndarray, group: dict[str, str]) -> set[str]:
+    """The duplicate groups of the articles whose score ties the best one."""
+    return {group[article] for article, score in zip(articles, scores) if score > scores[0] - 1e-4}
+
+
 def edited(article: Article) -> Article:
     return replace(article, text=article.text + "\n\nاین بند تازه به خبر افزوده شد.")
 
@@ -148,9 +153,11 @@ def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder,
         assert np.einsum("ij,ij->i", vectors, rebuilt_sentences[article_id]).min() > 0.99
     group = {article_id: keys[0] for article_id, keys in duplicate_keys(live_dir).items()}
     for query in QUERIES:
-        (live_top, *_), live_scores = top_articles(live_dir, embedder, query)
-        (rebuilt_top, *_), rebuilt_scores = top_articles(rebuilt_dir, embedder, query)
-        assert group[live_top] == group[rebuilt_top]  # a story and its twin tie: either may come first
+        live_tops, live_scores = top_articles(live_dir, embedder, query)
+        rebuilt_tops, rebuilt_scores = top_articles(rebuilt_dir, embedder, query)
+        # a story and its twin (or an edited story and its old twin, whose first passages are the same) tie:
+        # either may come first
+        assert tied_groups(live_tops, live_scores, group) & tied_groups(rebuilt_tops, rebuilt_scores, group)
         assert np.allclose(live_scores, rebuilt_scores, atol=0.01)  # lower ranks may swap near-ties only
 
 

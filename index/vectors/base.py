@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
@@ -67,40 +67,19 @@ class Allowed:
         """The allowed passage ids (int64)."""
         return self._resolve(self.filter)
 
+    @cached_property
+    def bitmap(self) -> np.ndarray:
+        """The allowed ids as bits, one per passage id up to the largest allowed (little-endian bytes),
+        made once for every part of the index a search reads."""
+        mask = np.zeros(int(self.ids.max()) + 1 if len(self.ids) else 0, dtype=bool)
+        mask[self.ids] = True
+        return np.packbits(mask, bitorder="little")
 
-class VectorIndex(ABC):
+
+class VectorSearch(ABC):
     """Passage vectors keyed by passage id, searched by inner product (the vectors are normalized, so it
-    is their cosine similarity)."""
-
-    kind: ClassVar[str]  # the name recorded in the manifest and accepted by the factory
-    files: ClassVar[tuple[str, ...]]  # what :meth:`save` writes into a version folder
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "VectorIndex":
-        """A new index holding ``vectors`` (one row per id)."""
-        return cls.build_from(VectorBlocks.of(vectors), ids)
-
-    @classmethod
-    @abstractmethod
-    def build_from(cls, blocks: VectorBlocks, ids: np.ndarray) -> "VectorIndex":
-        """A new index holding the blocks' rows under ``ids`` (one per row), reading one block at a time."""
-
-    @classmethod
-    @abstractmethod
-    def load(cls, folder: Path) -> "VectorIndex":
-        """The index saved in a version folder; :class:`VectorIndexError` when it cannot be read."""
-
-    @abstractmethod
-    def save(self, folder: Path) -> None:
-        """Write :attr:`files` into ``folder``, durably (fsynced)."""
-
-    @abstractmethod
-    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        """Add vectors under new ids."""
-
-    @abstractmethod
-    def remove(self, ids: np.ndarray) -> None:
-        """Remove the vectors of ``ids`` (unknown ids are ignored)."""
+    is their cosine similarity): what a search and an update read. One index file implements it
+    (:class:`VectorIndex`), and so do several read as one (:class:`index.vectors.parts.VectorParts`)."""
 
     @abstractmethod
     def search(self, queries: np.ndarray, k: int, allowed: Allowed | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -141,3 +120,55 @@ class VectorIndex(ABC):
         if not np.array_equal(np.sort(self.ids()), np.sort(passage_ids)):
             return "the vector ids do not match the passage ids"
         return None
+
+
+class VectorIndex(VectorSearch):
+    """One backend's vector index, held in one file of a version folder: built, loaded, saved, changed."""
+
+    kind: ClassVar[str]  # the name recorded in the manifest and accepted by the factory
+    files: ClassVar[tuple[str, ...]]  # what :meth:`save` writes into a version folder by default
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "VectorIndex":
+        """A new index holding ``vectors`` (one row per id)."""
+        return cls.build_from(VectorBlocks.of(vectors), ids)
+
+    @classmethod
+    @abstractmethod
+    def build_from(cls, blocks: VectorBlocks, ids: np.ndarray) -> "VectorIndex":
+        """A new index holding the blocks' rows under ``ids`` (one per row), reading one block at a time."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: Path, name: str | None = None) -> "VectorIndex":
+        """The index saved in a version folder (in the file ``name``, default the backend's own: another
+        for an appended part, :mod:`index.vectors.parts`); :class:`VectorIndexError` when it cannot be read."""
+
+    @abstractmethod
+    def save(self, folder: Path, name: str | None = None) -> None:
+        """Write the index into ``folder`` as the file ``name`` (default :attr:`files`), durably (fsynced)."""
+
+    @abstractmethod
+    def empty_like(self) -> "VectorIndex":
+        """A new, empty index of this backend tuned as this one (an IVF index: the same trained centroids
+        and probes), to hold vectors added after this one was written."""
+
+    @abstractmethod
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors under new ids."""
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove the vectors of ``ids`` (unknown ids are ignored)."""
+
+    def probe(self, queries: np.ndarray, k: int, allowed: Allowed | None, population: int) -> Any:
+        """What a search of ``queries`` among ``population`` vectors, held by parts tuned alike, decides once
+        for every part (an approximate index: the clusters it probes); None for an exact index."""
+        return None
+
+    def search_among(self, queries: np.ndarray, k: int, allowed: Allowed | None, population: int,
+                     probes: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search`, as one part of ``population`` vectors held by indexes tuned alike, with the
+        ``probes`` of the first part (:meth:`probe`): an approximate index probes what one index of them all
+        would probe. An exact index searches all it holds."""
+        return self.search(queries, k, allowed)

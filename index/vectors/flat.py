@@ -31,18 +31,22 @@ class FlatIndex(VectorIndex):
         return cls(index)
 
     @classmethod
-    def load(cls, folder: Path) -> "FlatIndex":
+    def load(cls, folder: Path, name: str | None = None) -> "FlatIndex":
+        name = name or VECTORS
         try:
-            index = faiss.read_index(str(folder / VECTORS))
+            index = faiss.read_index(str(folder / name))
         except RuntimeError as exc:
-            raise VectorIndexError(f"{VECTORS} cannot be read ({str(exc).splitlines()[0]})") from None
+            raise VectorIndexError(f"{name} cannot be read ({str(exc).splitlines()[0]})") from None
         if not hasattr(index, "id_map"):
-            raise VectorIndexError(f"{VECTORS} holds no passage ids")
+            raise VectorIndexError(f"{name} holds no passage ids")
         return cls(index)
 
-    def save(self, folder: Path) -> None:
-        faiss.write_index(self._index, str(folder / VECTORS))
-        fsync_file(folder / VECTORS)
+    def save(self, folder: Path, name: str | None = None) -> None:
+        faiss.write_index(self._index, str(folder / (name or VECTORS)))
+        fsync_file(folder / (name or VECTORS))
+
+    def empty_like(self) -> "FlatIndex":
+        return FlatIndex(faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension)))
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))

@@ -9,6 +9,7 @@ Parameters are chosen from the size by :func:`ivf_parameters` (see docs/design.m
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -35,6 +36,16 @@ def ivf_parameters(count: int) -> dict[str, int]:
     nlist = max(1, 2 ** round(math.log2(max(1.0, 4 * math.sqrt(count)))))
     nlist = min(nlist, max(1, count // TRAINING_POINTS_PER_LIST))
     return {"nlist": nlist, "nprobe": min(nlist, max(MIN_PROBES, round(nlist * PROBE_SHARE)))}
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The clusters one search probes, nearest first, with their centroids' similarities (one row per query):
+    computed once for every part of a version's vectors, since the parts share their centroids."""
+
+    nprobe: int
+    distances: np.ndarray
+    lists: np.ndarray
 
 
 class IVFIndex(VectorIndex):
@@ -66,21 +77,30 @@ class IVFIndex(VectorIndex):
         return cls(index)
 
     @classmethod
-    def load(cls, folder: Path) -> "IVFIndex":
-        path = folder / VECTORS_IVF
+    def load(cls, folder: Path, name: str | None = None) -> "IVFIndex":
+        name = name or VECTORS_IVF
+        path = folder / name
         try:
             index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         except RuntimeError as exc:
-            raise VectorIndexError(f"{VECTORS_IVF} cannot be read ({str(exc).splitlines()[0]})") from None
+            raise VectorIndexError(f"{name} cannot be read ({str(exc).splitlines()[0]})") from None
         if not isinstance(index, faiss.IndexIVFFlat) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise VectorIndexError(f"{VECTORS_IVF} is not an inner-product IVF-Flat index")
+            raise VectorIndexError(f"{name} is not an inner-product IVF-Flat index")
         if _mapped_end(index) > path.stat().st_size:  # reading a list past the end would crash the process
-            raise VectorIndexError(f"{VECTORS_IVF} is shorter than its lists (truncated?)")
+            raise VectorIndexError(f"{name} is shorter than its lists (truncated?)")
         return cls(index, path)
 
-    def save(self, folder: Path) -> None:
-        faiss.write_index(self._index, str(folder / VECTORS_IVF))
-        fsync_file(folder / VECTORS_IVF)
+    def save(self, folder: Path, name: str | None = None) -> None:
+        faiss.write_index(self._index, str(folder / (name or VECTORS_IVF)))
+        fsync_file(folder / (name or VECTORS_IVF))
+
+    def empty_like(self) -> "IVFIndex":
+        """The same centroids (copied: a few hundred kB) and probes, no vectors: a part whose clusters are
+        this index's, so probing the same clusters of both finds what one index of both would find."""
+        index = faiss.IndexIVFFlat(faiss.clone_index(self._index.quantizer), self.dimension, self._index.nlist,
+                                   faiss.METRIC_INNER_PRODUCT)
+        index.nprobe = self._index.nprobe
+        return IVFIndex(index)
 
     @property
     def parameters(self) -> dict[str, int]:
@@ -98,18 +118,29 @@ class IVFIndex(VectorIndex):
         (a bitmap selector) and the probed clusters grow by the inverse of the share allowed, so about as
         many allowed vectors are compared as an unfiltered search compares in all: a selective filter
         scans more clusters instead of returning fewer hits."""
+        return self.search_among(queries, k, allowed, self.count)
+
+    def probe(self, queries: np.ndarray, k: int, allowed: Allowed | None, population: int) -> "Probes":
+        """The clusters a search for ``k`` hits among ``population`` vectors probes (see :meth:`search`)."""
         nlist = self._index.nlist
-        nprobe = max(self._index.nprobe, math.ceil(CANDIDATES_PER_HIT * k * nlist / max(1, self.count)))
-        selector = None
-        if allowed is not None:
-            if not len(allowed.ids):
-                return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
-            share = len(allowed.ids) / max(1, self.count)
-            nprobe = math.ceil(nprobe / share)
-            selector = _bitmap_selector(allowed.ids)
-        params = faiss.SearchParametersIVF(nprobe=min(nlist, nprobe), sel=selector)
-        scores, found = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
-        return found, scores
+        nprobe = max(self._index.nprobe, math.ceil(CANDIDATES_PER_HIT * k * nlist / max(1, population)))
+        if allowed is not None and len(allowed.ids):
+            nprobe = math.ceil(nprobe / (len(allowed.ids) / max(1, population)))
+        nprobe = min(nlist, nprobe)
+        distances, lists = self._index.quantizer.search(np.ascontiguousarray(queries, dtype=np.float32), nprobe)
+        return Probes(nprobe, distances, lists)
+
+    def search_among(self, queries: np.ndarray, k: int, allowed: Allowed | None, population: int,
+                     probes: "Probes | None" = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` with the probes chosen for ``population`` vectors, of which this index holds a part;
+        ``probes`` from :meth:`probe` of a part with the same centroids, or chosen here."""
+        if allowed is not None and not len(allowed.ids):
+            return np.zeros((len(queries), 0), dtype=np.int64), np.zeros((len(queries), 0), dtype=np.float32)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        probes = probes or self.probe(queries, k, allowed, population)
+        selector = None if allowed is None else _bitmap_selector(allowed.bitmap)
+        params = faiss.SearchParametersIVF(nprobe=probes.nprobe, sel=selector)
+        return _search_preassigned(self._index, queries, k, probes, params)
 
     def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self.vectors(ids) @ query
@@ -144,6 +175,21 @@ class IVFIndex(VectorIndex):
         return self._index
 
 
+def _search_preassigned(index: faiss.IndexIVFFlat, queries: np.ndarray, k: int, probes: Probes,
+                        params: faiss.SearchParametersIVF) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, scores) of FAISS's search of the given probes with ``params`` (its selector and nprobe): the
+    C++ call, since the Python wrapper of FAISS 1.8 refuses search parameters there. Unlike ``search``, it
+    starts no threads to read a mapped index's lists ahead, which cost more than half of a search at 10^5
+    vectors and nearly all of a small part's (docs/benchmarks.md, "Vector parts")."""
+    scores = np.empty((len(queries), k), dtype=np.float32)
+    found = np.empty((len(queries), k), dtype=np.int64)
+    lists = np.ascontiguousarray(probes.lists, dtype=np.int64)
+    distances = np.ascontiguousarray(probes.distances, dtype=np.float32)
+    index.search_preassigned_c(len(queries), faiss.swig_ptr(queries), k, faiss.swig_ptr(lists),
+                               faiss.swig_ptr(distances), faiss.swig_ptr(scores), faiss.swig_ptr(found), False, params)
+    return found, scores
+
+
 def _mapped_end(index: faiss.IndexIVFFlat) -> int:
     """Where the last byte of the memory-mapped lists lies in the file."""
     lists = faiss.downcast_InvertedLists(index.invlists)
@@ -160,11 +206,8 @@ def _map_ids(index: faiss.IndexIVFFlat) -> None:
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
 
 
-def _bitmap_selector(ids: np.ndarray) -> faiss.IDSelectorBitmap:
-    """A selector holding one bit per passage id up to the largest allowed one."""
-    mask = np.zeros(int(ids.max()) + 1, dtype=bool)
-    mask[ids] = True
-    bits = np.packbits(mask, bitorder="little")
+def _bitmap_selector(bits: np.ndarray) -> faiss.IDSelectorBitmap:
+    """A selector reading one bit per passage id (:attr:`Allowed.bitmap`)."""
     selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
     selector.referenced_bits = bits  # the selector reads the array; keep it alive as long as the selector
     return selector
