@@ -4,7 +4,8 @@ Only articles whose title or text changed are embedded again; the result is a ne
 verified and switched to atomically like a rebuild. It appends to a copy of the live version
 (:mod:`index.append`) until dead or appended passages pile up, then merges: writes every live passage again.
 ``--rewrite`` merges now (and writes an index of an older format in this Kavosh's, an index written before
-lexical stems gets them) without embedding anything.
+lexical stems gets them) without embedding anything. ``--watch INBOX`` stays running and applies each article
+file put into INBOX as an update, loading the model once (:mod:`index.watch`).
 """
 from __future__ import annotations
 
@@ -30,12 +31,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rewrite", action="store_true",
                         help="merge: write the index again in the current format, without deleted and replaced passages "
                              "(adds stems to an older index); nothing is embedded again")
+    parser.add_argument("--watch", type=Path, metavar="INBOX",
+                        help="stay running: apply each article file moved into INBOX as an update, then move it to "
+                             "INBOX/done (or INBOX/failed, with the reason); the model loads once")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_source_options(parser)
     args = parser.parse_args(argv)
+    if args.watch is not None:
+        if args.sources or args.delete or args.rewrite:
+            parser.error("--watch takes its articles from the inbox: give no sources, --delete or --rewrite with it")
+        return run(lambda: watch_inbox(args, settings))
     if not args.sources and not args.delete and not args.rewrite:
-        parser.error("give article files to add or replace, --delete ID, or --rewrite")
+        parser.error("give article files to add or replace, --delete ID, --rewrite, or --watch INBOX")
     return run(lambda: update(args, settings))
+
+
+def watch_inbox(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.index.is_dir():
+        raise IndexMissing(f"no index in {args.index}: build one with `python -m index.rebuild SOURCE --index {args.index}`")
+    from index.watch import watch  # torch and the model: only for a watcher
+
+    with logging_redirect_tqdm():
+        watch(args.watch, args.index, settings, progress=not args.quiet)
+    return 0
 
 
 def update(args: argparse.Namespace, settings: Settings) -> int:
