@@ -8,10 +8,11 @@ Each regular, non-hidden file in INBOX (any format ``index.update SOURCE`` reads
 name order once it has not changed for ``SETTLE_SECONDS`` (write it elsewhere, or under a hidden name, and
 move it in, so that a half-written file is never read). It then moves to ``INBOX/done/``, or, when nothing
 in it can be indexed, to ``INBOX/failed/`` beside a ``<name>.error.txt`` saying why; the live index is
-unchanged then. The index lock is taken for each file only, so a rebuild or a deletion can run between them
-(a file met while another process holds the lock waits for the next look). Anything else that goes wrong
-(the index missing or damaged, the model changed by a rebuild, a full disk) stops the watcher with the error;
-the file stays in the inbox for the next start.
+unchanged then. A name used again gets the time added there, so no earlier file is overwritten. The index
+lock is taken for each file only, so a rebuild or a deletion can run between them (a file met while another
+process holds the lock waits for the next look). Anything else that goes wrong (the index missing or
+damaged, the model changed by a rebuild, a full disk) stops the watcher with the error; the file stays in
+the inbox for the next start.
 """
 from __future__ import annotations
 
@@ -101,14 +102,24 @@ def watch(inbox: Path, index_dir: Path, settings: Settings, progress: bool = Fal
                 break
             outcome.seconds = time.perf_counter() - started
             if outcome.error is None:
-                path.replace(inbox / DONE / path.name)
+                _set_aside(path, inbox / DONE)
                 log.info("%s applied in %.1f s: %s (%s)", path.name, outcome.seconds, outcome.result.version.name,
                          outcome.result.written)
             else:
-                (inbox / FAILED / f"{path.name}.error.txt").write_text(outcome.error + "\n", encoding="utf-8")
-                path.replace(inbox / FAILED / path.name)
+                kept = _set_aside(path, inbox / FAILED)
+                kept.with_name(f"{kept.name}.error.txt").write_text(outcome.error + "\n", encoding="utf-8")
                 log.error("%s failed: %s", path.name, outcome.error.splitlines()[-1])
             applied.append(outcome)
         if busy or not ready:
             time.sleep(poll)
     return applied
+
+
+def _set_aside(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder``; a name already there (an inbox file name used again) gets the time added,
+    so no earlier file is overwritten. Returns where it went."""
+    target = folder / path.name
+    if target.exists():
+        target = folder / f"{path.stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}{path.suffix}"
+    path.replace(target)
+    return target

@@ -69,7 +69,7 @@ def test_each_settled_file_is_applied_and_a_bad_one_set_aside(index_dir, tmp_pat
     assert done[1].result.added == [articles[5].id, articles[6].id]
 
 
-def test_a_file_waits_while_another_process_holds_the_index(index_dir, tmp_path, embedder) -> None:
+def test_a_file_waits_while_the_index_is_locked_and_a_name_used_again_is_kept(index_dir, tmp_path, embedder) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     waiting = write_articles(inbox / "new.jsonl", read_articles([SAMPLE])[5:6])
@@ -79,6 +79,9 @@ def test_a_file_waits_while_another_process_holds_the_index(index_dir, tmp_path,
     assert done == [] and waiting.is_file() and open_index(index_dir).manifest["version"] == before
     watch(inbox, index_dir, Settings(index_dir=index_dir), poll=0, keep_going=passes(1), embedder=embedder)
     assert not waiting.exists() and open_index(index_dir).manifest["version"] != before
+    again = write_articles(inbox / "new.jsonl", read_articles([SAMPLE])[6:7])  # the same name used again
+    watch(inbox, index_dir, Settings(index_dir=index_dir), poll=0, keep_going=passes(1), embedder=embedder)
+    assert not again.exists() and len(list((inbox / "done").iterdir())) == 2  # the first one not overwritten
 
 
 def test_the_command_refuses_sources_beside_watch_and_a_missing_inbox(index_dir, tmp_path, capsys) -> None:
