@@ -17,6 +17,7 @@ the inbox for the next start.
 from __future__ import annotations
 
 import logging
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from index.articles import IngestReport, read_articles
 from index.changes import UpdateResult
 from index.cli import publish
 from index.embedder import Embedder
+from index import persian
 from index.errors import IndexBusy
 from index.pipeline import update_index
 from index.store import index_lock, open_index, remove_leftovers
@@ -51,9 +53,15 @@ class Applied:
 def waiting_files(inbox: Path, settle: float = SETTLE_SECONDS) -> list[Path]:
     """The files of ``inbox`` ready to apply, by name: regular, not hidden, unchanged for ``settle`` seconds."""
     now = time.time()
-    return sorted(path for path in inbox.iterdir()
-                  if path.is_file() and not path.is_symlink() and not path.name.startswith(".")
-                  and now - path.stat().st_mtime >= settle)
+    ready = []
+    for path in inbox.iterdir():
+        try:
+            facts = path.lstat()
+        except FileNotFoundError:  # taken away since the folder was listed
+            continue
+        if stat.S_ISREG(facts.st_mode) and not path.name.startswith(".") and now - facts.st_mtime >= settle:
+            ready.append(path)
+    return sorted(ready)
 
 
 def apply_file(path: Path, index_dir: Path, embedder: Embedder, settings: Settings, progress: bool) -> Applied:
@@ -86,6 +94,7 @@ def watch(inbox: Path, index_dir: Path, settings: Settings, progress: bool = Fal
     if embedder is None:
         live = open_index(index_dir, load_vectors=False)
         embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
+    persian.load()  # hazm's normalizer (about 2 s) once at the start, not in the first file's time
     for name in (DONE, FAILED):
         (inbox / name).mkdir(exist_ok=True)
     log.info("watching %s for article files; applying them to %s", inbox, index_dir)
@@ -93,6 +102,8 @@ def watch(inbox: Path, index_dir: Path, settings: Settings, progress: bool = Fal
     while keep_going():
         ready, busy = waiting_files(inbox, settle), False
         for path in ready:
+            if not path.exists():  # taken away again before its turn
+                continue
             started = time.perf_counter()
             try:
                 outcome = apply_file(path, index_dir, embedder, settings, progress)
@@ -121,5 +132,8 @@ def _set_aside(path: Path, folder: Path) -> Path:
     target = folder / path.name
     if target.exists():
         target = folder / f"{path.stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}{path.suffix}"
-    path.replace(target)
+    try:
+        path.replace(target)
+    except FileNotFoundError:
+        log.warning("%s was taken out of the inbox while it was applied", path.name)
     return target

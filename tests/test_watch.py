@@ -53,6 +53,9 @@ def test_each_settled_file_is_applied_and_a_bad_one_set_aside(index_dir, tmp_pat
     settled(inbox / "a-bad.json")
     write_articles(inbox / "b-new.jsonl", articles[5:7])
     write_articles(inbox / ".hidden.jsonl", articles[7:8])
+    outside = write_articles(tmp_path / "outside.jsonl", articles[9:10])
+    (inbox / "d-link.jsonl").symlink_to(outside)  # a link is not a file put into the inbox
+    (inbox / "e-folder").mkdir()
     fresh = inbox / "c-fresh.jsonl"
     write_articles(fresh, articles[8:9])
     os.utime(fresh)  # still being written, as far as the watcher can tell
@@ -62,7 +65,7 @@ def test_each_settled_file_is_applied_and_a_bad_one_set_aside(index_dir, tmp_pat
     assert [(outcome.path.name, outcome.error is None) for outcome in done] == [("a-bad.json", False), ("b-new.jsonl", True)]
     assert "no article could be read" in (inbox / "failed" / "a-bad.json.error.txt").read_text()
     assert (inbox / "failed" / "a-bad.json").is_file() and (inbox / "done" / "b-new.jsonl").is_file()
-    assert (inbox / ".hidden.jsonl").is_file() and fresh.is_file()  # left where they are
+    assert (inbox / ".hidden.jsonl").is_file() and fresh.is_file() and (inbox / "d-link.jsonl").is_symlink()
     live = open_index(index_dir)
     assert live.manifest["version"] != before
     assert set(stored_articles(live)) == {a.id for a in articles[:7]}
