@@ -36,7 +36,7 @@ from index.store import IndexVersion, make_live, new_version_folder, now, open_v
 from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, Tombstones, rows_for
 from index.vectors.base import VectorIndex
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
-from index.vectors.parts import VECTOR_PARTS, indexes_of, vector_part_name
+from index.vectors.parts import VECTOR_PARTS, indexes_of, read_vectors, vector_part_name
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,9 @@ def _vector_parts(live: IndexVersion, tmp: Path, version_id: str, backend: type[
     ``first`` on; past ``MAX_PARTS`` the live version's parts are folded into the new one (copying appended
     vectors only). Returns the version's parts and the names linked from the live version."""
     parts = list(live.manifest.get(VECTOR_PARTS, []))
-    indexes = indexes_of(live.vectors)  # an IVF index is memory-mapped: reading its centroids reads no list
+    # the files as they are (an IVF index is mapped: its centroids are read, no list); not ``live.vectors``, which
+    # would also check every id against the database, as opening the new version does anyway
+    indexes = indexes_of(read_vectors(live.path, live.manifest))
     carried: list[VectorIndex] = []
     part_first = first
     if len(parts) >= MAX_PARTS:

