@@ -1,23 +1,19 @@
 """Embedding precision benchmark: fp32, bf16 weights and int8 on the same Fars News passages, in one process.
 
     python bench/embedding_precision.py [--data ../shared/data] [--sample 240] [--repeats 3] [--queries 200]
-                                        [--profile]
 
 Prints, per precision, the median passages per second (passage and sentence vectors, as a build computes
 them), the median time of one query embedded alone, their ratios against bf16 in this same run, and the
 cosine of each precision's vectors to the fp32 ones (mean, min). The precisions take turns on every repeat
 (passages) and in blocks of all the queries (queries), so that a change in the machine's load falls on all of
-them. ``--profile`` adds ONNX Runtime's
-per-operator times of the int8 model on those passages.
+them.
 """
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,27 +64,6 @@ def query_times(embedders: dict[str, Embedder], queries: list[str],
     return {name: (1000 * statistics.median(times[name]), vectors[name]) for name in embedders}
 
 
-def profile_int8(embedder: Embedder, texts: list[str]) -> None:
-    """ONNX Runtime's own profile of the int8 model over ``texts``: total time per operator type."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.enable_profiling = True
-    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "int8")
-    embedder.backend.session = onnxruntime.InferenceSession(embedder.backend.session._model_path, options,
-                                                            providers=["CPUExecutionProvider"])
-    embedder.embed_passages(texts, [[] for _ in texts])
-    events = json.loads(Path(embedder.backend.session.end_profiling()).read_text())
-    by_op: collections.Counter = collections.Counter()
-    for event in events:
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            by_op[event["args"]["op_name"]] += event["dur"]
-    total = sum(by_op.values())
-    print("\nint8 per-operator time (ONNX Runtime profile, passages):")
-    for op, micros in by_op.most_common(10):
-        print(f"  {op:28s} {micros / 1e6:7.2f} s  {100 * micros / total:5.1f} %")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -96,7 +71,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--queries", type=int, default=200, help="single queries timed per precision and round")
     parser.add_argument("--rounds", type=int, default=4, help="blocks of queries per precision")
-    parser.add_argument("--profile", action="store_true", help="per-operator times of the int8 model")
     args = parser.parse_args()
     settings = Settings.from_env()
 
@@ -109,10 +83,13 @@ def main() -> None:
     texts, ranges = cut.texts[::step][: args.sample], cut.ranges[::step][: args.sample]
     english = [line.strip() for line in QUERIES.read_text(encoding="utf-8").splitlines()
                if line.strip() and not line.startswith("#")]
-    lines = [text for pair in zip(english, [a.title for a in articles[::7]]) for text in pair]  # English, Persian
+    questions = [qa["question"] for article in json.loads((args.data / "persianqa" / "pqa_test.json").read_bytes())["data"]
+                 for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    # English queries, Fars News titles and PersianQA questions (short questions are what static int8 scales clipped)
+    lines = [text for group in zip(english, [a.title for a in articles[::7]], questions[::7]) for text in group]
     queries = [lines[i % len(lines)] for i in range(args.queries)]
     print(f"{len(texts)} evenly spaced passages of {len(passages)}, median of {args.repeats} runs; "
-          f"{len(queries)} single queries ({len(lines)} distinct: English, and Fars News titles); model {resolve_model(settings.model, settings.model_cache)}")
+          f"{len(queries)} single queries ({len(lines)} distinct: English, Fars News titles, PersianQA questions); model {resolve_model(settings.model, settings.model_cache)}")
 
     for embedder in embedders.values():
         embedder.embed_queries(queries[:3])  # warm-up
@@ -128,8 +105,6 @@ def main() -> None:
         passage_cos, query_cos = np.sum(vectors * fp32_vectors, 1), np.sum(query_vectors * fp32_queries, 1)
         print(f"{precision:10s} {rate:11.1f} {rate / base_rate:7.2f} {ms:9.2f} {base_ms / ms:7.2f}   "
               f"{passage_cos.mean():.4f} / {passage_cos.min():.4f}, {query_cos.mean():.4f} / {query_cos.min():.4f}")
-    if args.profile:
-        profile_int8(embedders["int8"], texts)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Queries and passages are embedded with the model's own sentence-transformers prompts (for E5:
 ``query: `` and ``passage: ``), so no caller ever concatenates prefixes by hand. The forward pass is a
-backend's: torch (fp32, or bf16 weights) or int8 on ONNX Runtime, chosen by ``index.precision``.
+backend's: torch (fp32, or bf16 weights) or int8 on OpenVINO, chosen by ``index.precision``.
 Vectors are always re-normalized in fp32.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Embedder:
         self.precision = choose_precision(precision, bf16, Path(model).is_dir())
         self.bf16 = self.precision == "bf16"
         if self.precision == "int8":
-            from index.int8_backend import Int8Backend  # onnxruntime is optional: imported only when chosen
+            from index.int8_backend import Int8Backend  # openvino is optional: imported only when chosen
 
             self.backend: TorchBackend | Int8Backend = Int8Backend(model, cache_dir)
         else:
@@ -68,6 +68,15 @@ class Embedder:
     def configured(cls, name: str, settings: Settings) -> "Embedder":
         """The model ``name`` with the configured model cache, precision and bf16 choice."""
         return cls(name, settings.model_cache, settings.bf16, precision=settings.precision)
+
+    @property
+    def arithmetic(self) -> str:
+        """The precision, and for int8 the version of the models made (vectors differ between versions)."""
+        if self.precision == "int8":
+            from index.int8_model import BUILDER_VERSION
+
+            return f"int8-v{BUILDER_VERSION}"
+        return self.precision
 
     @property
     def max_tokens(self) -> int:

@@ -1,22 +1,29 @@
-"""The int8 embedding backend: the model's transformer quantized to int8, run by ONNX Runtime.
+"""The int8 embedding backend: the model's transformer in int8, run by OpenVINO (index.int8_model makes it).
 
-The ONNX graph ends at the last hidden state; mean pooling over the attention mask is done here, as the
-sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported). Texts run
-one at a time (no padding, so the mean over all tokens is the masked mean).
+Two models of one graph: passages run the statically quantized one in padded batches (fixed scales, so a text's
+vector does not depend on its batch-mates); a query runs alone, unpadded, tokenized by the fast tokenizer's Rust
+core, on the model with int8 weights and per-token activation scales (static scales clip short questions).
+The graph ends at the last hidden state; mean pooling over the attention mask is done here, as the
+sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported).
+
+Each model is compiled on first use in each process, so a server compiles only the query model and a worker
+compiles its own: gunicorn loads the app in its master and forks. Inference requests are per thread (gunicorn's
+threads share an engine; one request serves one call at a time).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import tokenizers
 import torch
 from transformers import AutoTokenizer
 
-from index.int8_model import ensure_int8_model
+from index.int8_model import PASSAGE_MODEL, QUERY_MODEL, ensure_int8_model
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +46,7 @@ class Int8Backend:
         if mode != "mean_tokens":
             raise ValueError(f"{folder}: int8 precision supports mean pooling only, this model pools by {mode!r}; "
                              "set KAVOSH_PRECISION to bf16 or fp32")
-        model_file = ensure_int8_model(folder_path, cache_dir)
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = torch.get_num_threads()  # the thread budget the torch path is given
-        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.models = ensure_int8_model(folder_path, cache_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         st_config = json.loads((folder_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_tokens = int(st_config.get("max_seq_length") or self.tokenizer.model_max_length)
@@ -52,7 +55,10 @@ class Int8Backend:
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.core = self._core(self.tokenizer, self.max_tokens)
-        log.info("int8 model %s on ONNX Runtime %s", model_file, onnxruntime.__version__)
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        self._compiled: dict[tuple[str, int], object] = {}  # (model file, process id) -> compiled model
+        self._lock = threading.Lock()
+        self._requests = threading.local()
 
     @staticmethod
     def _core(tokenizer: object, max_tokens: int) -> tokenizers.Tokenizer:
@@ -64,21 +70,54 @@ class Int8Backend:
         core.no_padding()
         return core
 
-    def _hidden(self, text: str) -> np.ndarray:
-        """The last hidden state of one text. One text per run: dynamic quantization scales activations per
-        run, so in a batch a vector would depend on its batch-mates (and an update would differ from a rebuild)."""
-        ids = np.array([self.core.encode(text).ids], dtype=np.int64)
-        return self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+    def _request(self, model: str) -> object:
+        """This thread's inference request on this process's compiled ``model`` (compiled on first use).
+
+        Objects inherited from the parent process are kept, never freed: their destructors would stop thread
+        pools that only exist in the parent (an abort, "No such process")."""
+        key = (model, os.getpid())
+        with self._lock:
+            if key not in self._compiled:
+                import openvino
+
+                config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(),  # the thread budget torch is given
+                          "INFERENCE_PRECISION_HINT": "f32",  # for the layers left unquantized: faster than bf16 here
+                          "PERFORMANCE_HINT": "LATENCY"}
+                self._compiled[key] = openvino.Core().compile_model(str(self.models / model), "CPU", config)
+                log.info("int8 model %s on OpenVINO %s, %d threads", self.models / model, openvino.__version__,
+                         config["INFERENCE_NUM_THREADS"])
+            compiled = self._compiled[key]
+        requests = getattr(self._requests, "by_key", None)
+        if requests is None:
+            requests = self._requests.by_key = {}
+        if key not in requests:
+            requests[key] = compiled.create_infer_request()
+        return requests[key]
+
+    def _hidden(self, model: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        request = self._request(model)
+        return np.asarray(request.infer({"input_ids": ids, "attention_mask": mask})[0], dtype=np.float32)
 
     def encode_queries(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Mean-pooled (not normalized) float32 vectors of ``texts``, prompts already prepended."""
-        vectors = [self._hidden(text).mean(axis=0) for text in texts]
+        """Mean-pooled (not normalized) float32 vectors of ``texts``, prompts already prepended; each alone."""
+        vectors = []
+        for text in texts:
+            ids = np.array([self.core.encode(text).ids], dtype=np.int64)
+            vectors.append(self._hidden(QUERY_MODEL, ids, np.ones_like(ids))[0].mean(axis=0))
         return np.array(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def encode_passages(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each text's mean-pooled vector and its token vectors, float32."""
+        """Each text's mean-pooled vector and its token vectors, float32; ``batch_size`` texts per padded run."""
         encoded = []
-        for text in texts:
-            tokens = self._hidden(text).astype(np.float32)
-            encoded.append((tokens.mean(axis=0), tokens))
+        for start in range(0, len(texts), batch_size):
+            rows = [e.ids for e in self.core.encode_batch(texts[start:start + batch_size])]
+            width = max(map(len, rows))
+            ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, row_ids in enumerate(rows):
+                ids[row, :len(row_ids)], mask[row, :len(row_ids)] = row_ids, 1
+            hidden = self._hidden(PASSAGE_MODEL, ids, mask)
+            for row, row_ids in enumerate(rows):
+                tokens = hidden[row, :len(row_ids)]
+                encoded.append((tokens.mean(axis=0), tokens))
         return encoded

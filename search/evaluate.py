@@ -158,7 +158,7 @@ def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path
                  vector_index: str = AUTO) -> Path:
     """The index folder of ``task``, built once (again when the cached one is in an older format); when its
     vectors are held by another backend than ``vector_index`` asks for, they are rewritten, not re-embedded."""
-    index_dir = cache / cache_key(task, embedder.name, chunking, embedder.precision)
+    index_dir = cache / cache_key(task, embedder.name, chunking, embedder.arithmetic)
     try:
         version = open_index(index_dir)
         with closing(version.connect()) as db:

@@ -75,6 +75,7 @@ def test_cached_index_is_reused_without_the_model(shared_data: Path, tmp_path, e
     class NoModel:
         name = embedder.name
         precision = embedder.precision
+        arithmetic = embedder.arithmetic
 
         def __getattr__(self, attribute):
             raise AssertionError("the cached index must not be embedded again")

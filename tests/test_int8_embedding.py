@@ -16,7 +16,7 @@ from index.store import open_index
 from search.engine import SearchEngine
 from settings import DEFAULT_MODEL, Settings
 
-pytest.importorskip("onnxruntime", reason="the int8 runtime (onnxruntime) is not installed")
+pytest.importorskip("openvino", reason="the int8 runtime (openvino) is not installed")
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,8 @@ def test_int8_model_is_made_from_the_imported_folder(int8_embedder: Embedder) ->
     source = Path(resolve_model(DEFAULT_MODEL, cache))
     target = int8_model.int8_folder(source, cache)
     assert int8_model.is_current(target, source)
-    assert int8_embedder.backend.session._model_path == str(target / int8_model.MODEL_FILE)
+    assert int8_embedder.backend.models == target
+    assert (target / int8_model.PASSAGE_MODEL).is_file() and (target / int8_model.QUERY_MODEL).is_file()
 
 
 def test_int8_model_is_made_again_when_its_source_changes(tmp_path: Path) -> None:
@@ -51,11 +52,43 @@ def test_int8_model_is_made_again_when_its_source_changes(tmp_path: Path) -> Non
     source.mkdir()
     target.mkdir()
     (source / "model.safetensors").write_bytes(b"weights")
-    (target / int8_model.MODEL_FILE).write_bytes(b"graph")
-    (target / int8_model.MARKER_FILE).write_text(json.dumps(int8_model._source_info(source)))
-    assert int8_model.is_current(target, source)
+    (target / int8_model.PASSAGE_MODEL).write_bytes(b"graph")
+    (target / int8_model.QUERY_MODEL).write_bytes(b"graph")
+    calibration = [tmp_path / "articles.jsonl"]
+    (target / int8_model.MARKER_FILE).write_text(json.dumps(int8_model._source_info(source, calibration)))
+    assert int8_model.is_current(target, source, calibration)
+    assert int8_model.is_current(target, source)  # the embedder keeps models made on a newsroom's own articles
+    assert not int8_model.is_current(target, source, [int8_model.SAMPLE_ARTICLES])  # the command makes them again
     (source / "model.safetensors").write_bytes(b"other weights")
-    assert not int8_model.is_current(target, source)
+    assert not int8_model.is_current(target, source, calibration)
+
+
+def test_calibration_covers_passages_and_queries_of_the_sample() -> None:
+    """Calibration texts are our own articles: windows of each one as a passage, and its title as a query."""
+    from transformers import AutoTokenizer
+
+    cache = Settings.from_env().model_cache
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL, cache))
+    articles = int8_model.calibration_articles([int8_model.SAMPLE_ARTICLES])
+    samples = list(int8_model.calibration_inputs(tokenizer, articles))
+    lengths = [len(ids) for ids in samples]
+    assert max(lengths) <= max(int8_model.WINDOWS) + 2 and min(lengths) >= 3
+    assert len(samples) > 4 * len(articles)  # several windows per article, plus its title
+    passage, query = tokenizer("passage:")["input_ids"][1:-1], tokenizer("query:")["input_ids"][1:-1]
+    assert sum(ids[1:1 + len(query)] == query for ids in samples) == len(articles)
+    assert sum(ids[1:1 + len(passage)] == passage for ids in samples) == len(articles) * len(int8_model.WINDOWS)
+
+
+def test_calibration_without_articles_is_an_error_naming_the_files(tmp_path: Path) -> None:
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(ValueError, match="no articles to calibrate the int8 model on in .*none.jsonl"):
+        int8_model.calibration_articles([empty])
+    assert int8_model.main([str(model), str(tmp_path / "out"), "--calibration", str(empty)]) == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -91,22 +124,27 @@ def test_an_index_built_in_one_precision_is_searched_in_another(sample_index, em
     assert len(set(map(tuple, tops.values()))) == 1, tops
 
 
-@pytest.mark.parametrize("setting, bf16, runtime, local, chosen", [
-    ("auto", "on", True, True, "bf16"),     # auto keeps torch even where int8 could run (quality not yet shown)
-    ("auto", "off", True, True, "fp32"),
-    ("auto", "on", False, False, "bf16"),
-    ("fp32", "on", True, True, "fp32"),
-    ("bf16", "off", True, True, "bf16"),
-    ("int8", "off", True, True, "int8"),    # explicit
+@pytest.mark.parametrize("setting, bf16, vnni, runtime, local, chosen", [
+    ("auto", "auto", True, True, True, "int8"),   # faster at the same quality (docs/benchmarks.md)
+    ("auto", "auto", False, True, True, None),    # no VNNI: torch, bf16 where the CPU computes it
+    ("auto", "auto", True, False, True, None),    # no OpenVINO: torch
+    ("auto", "auto", True, True, False, None),    # a hub model: no folder to make the int8 models from
+    ("auto", "on", True, True, True, "bf16"),     # KAVOSH_BF16 forced: the torch path it names
+    ("auto", "off", True, True, True, "fp32"),
+    ("fp32", "auto", True, True, True, "fp32"),
+    ("bf16", "off", True, True, True, "bf16"),
+    ("int8", "off", False, True, True, "int8"),   # explicit
 ])
-def test_precision_choice(monkeypatch, setting, bf16, runtime, local, chosen) -> None:
+def test_precision_choice(monkeypatch, setting, bf16, vnni, runtime, local, chosen) -> None:
     monkeypatch.setattr(precision, "int8_runtime_installed", lambda: runtime)
-    assert precision.choose_precision(setting, bf16, local) == chosen
+    monkeypatch.setattr(precision, "cpu_has_vnni", lambda: vnni)
+    torch_choice = "bf16" if precision.cpu_has_bf16() else "fp32"
+    assert precision.choose_precision(setting, bf16, local) == (chosen or torch_choice)
 
 
 def test_explicit_int8_without_its_runtime_names_the_setting(monkeypatch) -> None:
     monkeypatch.setattr(precision, "int8_runtime_installed", lambda: False)
-    with pytest.raises(RuntimeError, match="KAVOSH_PRECISION=int8 needs onnxruntime"):
+    with pytest.raises(RuntimeError, match="KAVOSH_PRECISION=int8 needs openvino"):
         precision.choose_precision("int8", "auto", True)
     monkeypatch.setattr(precision, "int8_runtime_installed", lambda: True)
     with pytest.raises(RuntimeError, match="KAVOSH_PRECISION=int8 needs a local model folder"):
@@ -131,3 +169,37 @@ def test_int8_tokenizes_as_the_hugging_face_tokenizer(int8_embedder, fars_passag
         expected = backend.tokenizer([text], truncation=True, max_length=backend.max_tokens)["input_ids"][0]
         assert backend.core.encode(text).ids == expected
     assert len(backend.core.encode(long_text).ids) == backend.max_tokens
+
+
+@pytest.mark.slow
+def test_a_passage_embeds_the_same_in_a_padded_batch_as_alone(int8_embedder, fars_passages) -> None:
+    """Static scales and the attention mask: batch-mates and padding leave a text's vectors unchanged, so an
+    update (a few passages) gives the vectors a rebuild (full batches) gives."""
+    texts, spans = [t for t, _ in fars_passages[:6]], [s for _, s in fars_passages[:6]]
+    texts[1], spans[1] = texts[1][:40], [(0, 40)]  # much shorter than its batch-mates: padded
+    batch, batch_sentences = int8_embedder.embed_passages(texts, spans)
+    for i, (text, span) in enumerate(zip(texts, spans)):
+        alone, alone_sentences = int8_embedder.embed_passages([text], [span])
+        assert float(alone[0] @ batch[i]) > 0.9999
+    assert int8_embedder.backend.pad_id != int8_embedder.backend.tokenizer.cls_token_id
+
+
+@pytest.mark.slow
+def test_int8_runs_in_a_forked_worker_and_in_threads(int8_embedder) -> None:
+    """gunicorn loads the app in its master and forks: the child compiles its own model (OpenVINO's threads do
+    not survive a fork); gunicorn's threads each get their own inference request."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["نرخ سود بانکی", "who won the football derby", "سفر وزیر خارجه به مسکو"]
+    expected = int8_embedder.embed_queries(queries)  # compiled in this process first, as gunicorn's master does
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=lambda: sender.send(int8_embedder.embed_queries(queries)))
+    child.start()
+    assert receiver.poll(120), "the forked child did not answer (hung in the parent's thread pool?)"
+    in_child = receiver.recv()
+    child.join(30)
+    assert child.exitcode == 0 and np.allclose(in_child, expected, atol=1e-5)
+    with ThreadPoolExecutor(3) as threads:
+        in_threads = list(threads.map(lambda q: int8_embedder.embed_queries([q])[0], queries * 4))
+    assert np.allclose(np.array(in_threads), np.tile(expected, (4, 1)), atol=1e-5)
