@@ -50,7 +50,7 @@ def main() -> None:
     settings = Settings.from_env()
 
     articles = read_articles([args.data / "farsnews"])
-    embedder = Embedder(settings.model, settings.model_cache, settings.bf16)
+    embedder = Embedder.configured(settings.model, settings)
     with tempfile.TemporaryDirectory() as tmp, index_lock(Path(tmp)):
         started = time.perf_counter()
         result = build_index(articles, Path(tmp), embedder, progress=True)
@@ -58,7 +58,7 @@ def main() -> None:
     print(f"full build: {result.articles} articles, {result.passages} passages, wall {wall:.1f} s "
           f"(cutting {result.chunk_seconds:.1f} s, embedding {result.embed_seconds:.1f} s, writing {result.write_seconds:.1f} s), "
           f"{result.passages / wall:.1f} passages/s overall, {result.passages_per_second:.1f} passages/s embedding, "
-          f"bf16 weights {'on' if embedder.bf16 else 'off'}, peak RSS {peak_rss_mb():.0f} MB")
+          f"precision {embedder.precision}, peak RSS {peak_rss_mb():.0f} MB")
 
     cut = cut_articles(articles, embedder, Chunking())
     step = max(1, len(cut.passages) // args.sample)

@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=100_000, help="passages for the memory figure")
     args = parser.parse_args()
     base = Settings.from_env()
-    embedder = Embedder(base.model, base.model_cache, base.bf16)
+    embedder = Embedder.configured(base.model, base)
     task, folder = task_index(args, embedder)
     version = open_index(folder)
     queries = [query.text for query in task.queries[:: max(1, len(task.queries) // args.queries)][: args.queries]]

@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", type=json.loads, action="append", default=[],
                         help="also report this setting (JSON of Variant fields) on both halves")
     args = parser.parse_args(argv)
-    embedder = Embedder(settings.model, settings.model_cache, settings.bf16)
+    embedder = Embedder.configured(settings.model, settings)
     data = {}
     for name in args.tasks:
         features, vectors, ids = task_features(name, args, embedder)

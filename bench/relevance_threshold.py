@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env()
     task = load_fa_qa(args.data, args.distractors)
-    embedder = Embedder(settings.model, settings.model_cache, settings.bf16)
+    embedder = Embedder.configured(settings.model, settings)
     engine = SearchEngine(open_index(cached_index(task, embedder, Chunking(), args.cache, progress=True)), embedder,
                           query_cache=4 * args.queries + 200)
     questions = _spread(task.queries, args.queries)

@@ -24,8 +24,8 @@ ROWS_PER_BATCH = 64  # passages an actor embeds per call: long enough to batch w
 
 class RayEmbedding:
     """The pipeline's embedding step (:data:`index.pipeline.PassageEmbedding`) run by actors on a Ray
-    cluster; each actor runs the same :class:`Embedder` as the driver (same model, same bf16 choice),
-    so the vectors match the single-process ones within bf16 rounding.
+    cluster; each actor runs the same :class:`Embedder` as the driver (same model, same precision),
+    so the vectors match the single-process ones within rounding.
 
     Use as a context manager: it connects on entry (``address`` None starts a local Ray, or joins the
     one ``RAY_ADDRESS`` names) and disconnects on exit."""
@@ -36,7 +36,7 @@ class RayEmbedding:
             raise ValueError(f"cpus_per_actor must be at least 1, not {cpus_per_actor}")
         self.model = embedder.name
         self.model_cache = Path(model_cache)
-        self.bf16 = "on" if embedder.bf16 else "off"
+        self.precision = embedder.precision  # the driver's choice, not the actor machine's own "auto"
         self.batch_size = batch_size or embedder.batch_size
         self.dimension = embedder.dimension
         self.address = address
@@ -59,7 +59,7 @@ class RayEmbedding:
         log.info("Ray cluster: %d actors of %d CPU each", self.actors, self.cpus_per_actor)
         actor = ray.remote(num_cpus=self.cpus_per_actor)(_EmbeddingActor)
         # the actors load the model now, in parallel, while the driver cuts the first shard
-        self._pool = ActorPool([actor.remote(self.model, str(self.model_cache), self.bf16, self.batch_size,
+        self._pool = ActorPool([actor.remote(self.model, str(self.model_cache), self.precision, self.batch_size,
                                              self.cpus_per_actor) for _ in range(self.actors)])
         return self
 
@@ -117,13 +117,13 @@ def embedding_from_args(args: argparse.Namespace, embedder: Embedder,
 class _EmbeddingActor:
     """One model per actor, loaded when the actor starts and used for every batch of the rebuild."""
 
-    def __init__(self, model: str, model_cache: str, bf16: str, batch_size: int, threads: int) -> None:
+    def __init__(self, model: str, model_cache: str, precision: str, batch_size: int, threads: int) -> None:
         import torch
 
         from index.embedder import Embedder
 
         torch.set_num_threads(threads)
-        self.embedder = Embedder(model, Path(model_cache), bf16, batch_size)
+        self.embedder = Embedder(model, Path(model_cache), batch_size=batch_size, precision=precision)
 
     def embed(self, rows: list[int], texts: list[str],
               spans: list[list[tuple[int, int]]]) -> tuple[list[int], np.ndarray, np.ndarray, int]:

@@ -50,7 +50,7 @@ def test_ray_rebuild_on_two_nodes_writes_the_single_process_index(two_node_clust
     for article_id, (passages, vectors, sentence_vectors) in local.items():
         ray_passages, ray_vectors, ray_sentence_vectors = distributed[article_id]
         assert ray_passages == passages
-        # The same model in bf16 on other batch neighbours: equal up to bf16 rounding.
+        # The same model and precision on other batch neighbours: equal up to rounding.
         assert np.min(np.sum(vectors * ray_vectors, axis=1)) > 0.999
         assert ray_sentence_vectors.shape == sentence_vectors.shape
         assert np.min(np.sum(sentence_vectors * ray_sentence_vectors, axis=1)) > 0.999
