@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -146,7 +147,13 @@ def _convert(source: Path) -> tuple[object, object]:
     mask[1, 10:] = 0  # a padded row, so that tracing keeps the attention mask's path
     example = {"input_ids": torch.ones(2, 16, dtype=torch.long), "attention_mask": mask}
     shapes = [(name, [-1, -1], openvino.Type.i64) for name in example]
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        # Tracing warns where the model reads tensor shapes into Python (the mask's padding length, always 0 here:
+        # the mask is as long as the input); batch-against-alone and cosine tests cover other lengths. The other
+        # two are torch's and transformers' deprecation notices about the tracer itself.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         converted = openvino.convert_model(LastHiddenState(), example_input=example, input=shapes)
     return converted, AutoTokenizer.from_pretrained(str(source))
 
