@@ -55,7 +55,8 @@ class Int8Backend:
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.core = self._core(self.tokenizer, self.max_tokens)
-        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        self.padding_core = tokenizers.Tokenizer.from_str(self.core.to_str())  # passages: padded to the batch's longest
+        self.padding_core.enable_padding(pad_id=int(self.tokenizer.pad_token_id or 0), pad_token=self.tokenizer.pad_token)
         self._compiled: dict[tuple[str, int], object] = {}  # (model file, process id) -> compiled model
         self._lock = threading.Lock()
         self._requests = threading.local()
@@ -110,14 +111,11 @@ class Int8Backend:
         """Each text's mean-pooled vector and its token vectors, float32; ``batch_size`` texts per padded run."""
         encoded = []
         for start in range(0, len(texts), batch_size):
-            rows = [e.ids for e in self.core.encode_batch(texts[start:start + batch_size])]
-            width = max(map(len, rows))
-            ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for row, row_ids in enumerate(rows):
-                ids[row, :len(row_ids)], mask[row, :len(row_ids)] = row_ids, 1
+            batch = self.padding_core.encode_batch(texts[start:start + batch_size])
+            ids = np.array([e.ids for e in batch], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
             hidden = self._hidden(PASSAGE_MODEL, ids, mask)
-            for row, row_ids in enumerate(rows):
-                tokens = hidden[row, :len(row_ids)]
+            for row, length in enumerate(mask.sum(axis=1)):
+                tokens = hidden[row, :length]
                 encoded.append((tokens.mean(axis=0), tokens))
         return encoded

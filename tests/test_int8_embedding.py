@@ -181,7 +181,8 @@ def test_a_passage_embeds_the_same_in_a_padded_batch_as_alone(int8_embedder, far
     for i, (text, span) in enumerate(zip(texts, spans)):
         alone, alone_sentences = int8_embedder.embed_passages([text], [span])
         assert float(alone[0] @ batch[i]) > 0.9999
-    assert int8_embedder.backend.pad_id != int8_embedder.backend.tokenizer.cls_token_id
+    padded = int8_embedder.backend.padding_core.encode_batch(["passage: " + texts[1], "passage: " + texts[0]])[0]
+    assert padded.ids[-1] == int8_embedder.backend.tokenizer.pad_token_id and padded.attention_mask[-1] == 0
 
 
 @pytest.mark.slow
