@@ -13,6 +13,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")  # KAVOSH_PRECISION: the embedding
 BACKENDS = ("faiss", "milvus")
 VECTOR_INDEXES = ("auto", "flat", "ivf")  # KAVOSH_VECTOR_INDEX; index/vectors/factory.py holds the backends
 STEM_SEARCH = ("auto", "on", "off")  # KAVOSH_STEMS; search/candidates.py says where auto searches stems
+LEXICAL_ENGINES = ("auto", "fts5", "tantivy")  # KAVOSH_LEXICAL; search/backends.py says what auto picks
 
 
 def _cache_home() -> Path:
@@ -53,6 +54,7 @@ class Settings:
     milvus_collection: str = "kavosh"  # prefix of each version's collection; the live one is aliased "<prefix>_live"
     vector_index: str = "auto"  # "auto": exact below index.vectors.factory.ANN_THRESHOLD passages; "flat" / "ivf" force one
     stem_search: str = "auto"  # hybrid searches the stems field: "auto" below search.candidates.STEMS_UP_TO passages
+    lexical_engine: str = "auto"  # BM25 from lexical.sqlite (FTS5) or lexical.tantivy: "auto" by size, see search.backends
     # a rebuild (index/checkpoints.py, index/cutting.py): articles per checkpointed shard, and processes that cut
     # them; 1 (cut in the rebuild's own process) until worker processes are measured to pay (docs/benchmarks.md)
     shard_articles: int = 500
@@ -64,7 +66,7 @@ class Settings:
         KAVOSH_PRECISION, KAVOSH_WORKERS, KAVOSH_THREADS, KAVOSH_TORCH_THREADS, KAVOSH_ACCESS_LOG,
         KAVOSH_BACKEND_PORT, KAVOSH_NGINX, KAVOSH_NGINX_USER, KAVOSH_CLIENT_TIMEOUT,
         KAVOSH_BACKEND, KAVOSH_MILVUS_URI, KAVOSH_MILVUS_TOKEN, KAVOSH_MILVUS_COLLECTION, KAVOSH_VECTOR_INDEX,
-        KAVOSH_STEMS, KAVOSH_SHARD_ARTICLES, KAVOSH_CUT_WORKERS and KAVOSH_CATEGORY_LABELS."""
+        KAVOSH_STEMS, KAVOSH_LEXICAL, KAVOSH_SHARD_ARTICLES, KAVOSH_CUT_WORKERS and KAVOSH_CATEGORY_LABELS."""
         env = os.environ if environ is None else environ
         defaults = cls()
         port = _whole_number(env, "KAVOSH_PORT", defaults.port, 1, 65535)
@@ -88,6 +90,9 @@ class Settings:
         stem_search = env.get("KAVOSH_STEMS", defaults.stem_search).lower()
         if stem_search not in STEM_SEARCH:
             raise ValueError(f"KAVOSH_STEMS must be one of {', '.join(STEM_SEARCH)}, not {stem_search!r}")
+        lexical_engine = env.get("KAVOSH_LEXICAL", defaults.lexical_engine).lower()
+        if lexical_engine not in LEXICAL_ENGINES:
+            raise ValueError(f"KAVOSH_LEXICAL must be one of {', '.join(LEXICAL_ENGINES)}, not {lexical_engine!r}")
         return cls(
             index_dir=Path(env.get("KAVOSH_INDEX", defaults.index_dir)),
             model=env.get("KAVOSH_MODEL", defaults.model),
@@ -111,6 +116,7 @@ class Settings:
             milvus_collection=collection,
             vector_index=vector_index,
             stem_search=stem_search,
+            lexical_engine=lexical_engine,
             shard_articles=_whole_number(env, "KAVOSH_SHARD_ARTICLES", defaults.shard_articles, 1, 10_000_000),
             cut_workers=_whole_number(env, "KAVOSH_CUT_WORKERS", defaults.cut_workers, 1, 1024),
         )

@@ -1,27 +1,25 @@
-"""What lexical search costs on one index, and what another engine would cost on the same terms.
+"""What lexical search costs on one index with each of the product's engines: FTS5 and tantivy.
 
-    python bench/lexical_engines.py --index INDEX_DIR [--queries 200] [--tantivy WORK_DIR]
-    python bench/lexical_engines.py --index INDEX_DIR --replicate 10 --work WORK_DIR [--tantivy WORK_DIR/tantivy]
+    python bench/lexical_engines.py --index INDEX_DIR [--queries 200]
+    python bench/lexical_engines.py --index INDEX_DIR --replicate 10 --work WORK_DIR
 
 Queries are Fars News headlines (the fa-news-title task's), cut into the product's terms. In one process,
-interleaved query by query, it times:
+interleaved query by query (who goes first rotates), it times the top 1,000 passages (``LEXICAL_POOL``) of:
 
-- ``fts5``: the product's BM25 search (``FtsLexicalIndex.search``) for the top 1,000 passages, as hybrid
-  runs it: the ranked OR query plus, for each term, which hits hold it;
-- ``fts5 bare``: the same without the per-term lookups, as lexical-only search runs it;
-- ``tantivy bare``: with ``--tantivy``, the same terms as a BM25 top-1,000 query in a tantivy index written
-  from the version's own lexical terms (block-max WAND skips postings that cannot reach the top);
-- ``tantivy``: the same plus which terms each hit holds (a query per term, intersected with the hits).
+- ``fts5`` / ``tantivy``: as hybrid asks (``LexicalSearch.search``, with the terms each hit holds);
+- ``fts5 bare`` / ``tantivy bare``: as lexical-only search asks (``matched=False``);
+- ``fts5 cat`` / ``tantivy cat``: lexical-only, filtered to the archive's commonest category.
+
+``FtsLexicalIndex`` and ``TantivyLexicalIndex`` are the engine's own classes (index/fts.py,
+index/tantivy_lexical.py); the version must have been written with its tantivy index.
 
 ``--replicate N`` searches, instead of the version's lexical index, one holding N copies of its rows under new
-ids (written once under ``--work``): an archive N times larger with the same term distribution, each term's
-postings N times longer and every IDF as before, so what grows with the postings is measured at that size
-without cutting and analyzing N times the articles. Its figures are labelled so.
+ids (written once under ``--work``, in both engines): an archive N times larger with the same term
+distribution, each term's postings N times longer and every IDF as before, so what grows with the postings is
+measured at that size without cutting and analyzing N times the articles. Its figures are labelled so.
 
-tantivy is not a dependency of Kavosh: ``pip install tantivy==0.27.0`` to run the last two.
-
-Prints medians and ratios, and how far tantivy's best score is from FTS5's (their BM25 differ in the IDF
-formula and in how lengths are stored).
+Prints medians and ratios, how far tantivy's best score is from FTS5's (their BM25 differ in the IDF formula
+and in how lengths are stored), and how many of the hits the two engines share.
 """
 from __future__ import annotations
 
@@ -36,56 +34,48 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
+from index.filter import Filter  # noqa: E402
+from index.filter_index import FilterIndex  # noqa: E402
 from index.fts import FtsLexicalIndex  # noqa: E402
 from index.layout import LEXICAL  # noqa: E402
 from index.lexical import SCHEMA  # noqa: E402
 from index.store import open_index  # noqa: E402
+from index.tantivy_lexical import TANTIVY, WORDS, TantivyIndex, build_tantivy, tantivy_files  # noqa: E402
 from search.candidates import LEXICAL_POOL  # noqa: E402
 from search.evaluate import DEFAULT_DATA, _spread, load_fa_news_title  # noqa: E402
 from search.understanding import understand  # noqa: E402
 
 
-def tantivy_search(version_db, folder: Path):
-    """A function searching a tantivy index of the version's lexical terms (written into ``folder``), and
-    its build time in seconds."""
-    import tantivy
-
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("tokens", stored=False, tokenizer_name="whitespace", index_option="freq")
-    builder.add_integer_field("pid", stored=False, fast=True, indexed=True)
-    schema = builder.build()
+def replicated_tantivy(version, lexical_file: Path, copies: int, folder: Path) -> Path:
+    """The tantivy index of the ``copies`` copies in ``lexical_file`` (see :func:`replicated`), each copy's rows
+    with its original passage's category and date, written once into ``folder``."""
+    done = folder / "done"
+    if done.is_file():
+        return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    index = tantivy.Index(schema, path=str(folder))
-    started = time.perf_counter()
-    writer = index.writer(heap_size=200_000_000, num_threads=2)
-    for rowid, tokens in version_db.execute("SELECT rowid, tokens FROM lex.lexical"):
-        writer.add_document(tantivy.Document(tokens=tokens, pid=rowid))
-    writer.commit()
-    writer.wait_merging_threads()
-    built = time.perf_counter() - started
-    index.reload()
-    searcher = index.searcher()
+    with closing(version.connect()) as db:
+        facts = {pid: (cat, day) for pid, cat, day in
+                 db.execute("SELECT p.id, a.cat, a.date FROM passages p JOIN articles a ON a.id = p.article_id")}
+        span = db.execute("SELECT max(rowid) + 1 FROM lex.lexical").fetchone()[0]
+    with closing(_attached(lexical_file)) as db:
+        rows = ((rowid, *facts[rowid % span], terms, stems) for rowid, terms, stems in db.execute(
+            "SELECT l.id, l.c0, s.c0 FROM lex.lexical_content l JOIN lex.lexical_stems_content s ON s.id = l.id ORDER BY l.id"))
+        build_tantivy(folder, rows)
+    done.touch()
+    return folder
 
-    def search(terms: list[str]) -> list[tuple[int, float]]:
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(schema, "tokens", term))
-                                             for term in terms])
-        hits = searcher.search(query, limit=LEXICAL_POOL, count=False).hits
-        return list(zip(searcher.fast_field_values("pid", [address for _, address in hits]), [s for s, _ in hits]))
 
-    def search_matched(terms: list[str]) -> list[tuple[int, float, frozenset[str]]]:
-        """:func:`search` plus the terms each hit holds: one query per term, intersected with the hits."""
-        found = search(terms)
-        within = tantivy.Query.term_set_query(schema, "pid", [pid for pid, _ in found])
-        holding = {}
-        for term in terms:
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.term_query(schema, "tokens", term)),
-                                                 (tantivy.Occur.Must, within)])
-            hits = searcher.search(query, limit=max(1, len(found)), count=False).hits
-            holding[term] = set(searcher.fast_field_values("pid", [address for _, address in hits]))
-        return [(pid, score, frozenset(t for t in terms if pid in holding[t])) for pid, score in found]
-
-    return search, search_matched, built
+def replicated_filters(version, copies: int) -> FilterIndex:
+    """The version's category and day arrays repeated ``copies`` times, as :func:`replicated` repeats its rows."""
+    with closing(version.connect()) as db:
+        span = db.execute("SELECT max(rowid) + 1 FROM lex.lexical").fetchone()[0]
+        filters = FilterIndex(db, span)
+    filters.category_of = np.tile(filters.category_of, copies)
+    filters.day_of = np.tile(filters.day_of, copies)
+    return filters
 
 
 def replicated(version_lexical: Path, copies: int, folder: Path) -> Path:
@@ -122,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, required=True, help="index folder")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--tantivy", type=Path, help="also write a tantivy index here and time it")
     parser.add_argument("--replicate", type=int, default=1, metavar="N",
                         help="search N copies of the version's lexical rows instead (see above)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/kavosh-lexical"), help="where --replicate writes")
@@ -130,45 +119,56 @@ def main(argv: list[str] | None = None) -> int:
     if args.replicate < 1:
         parser.error("--replicate must be at least 1")
     version = open_index(args.index, load_vectors=False)
+    if not tantivy_files(version.manifest):
+        parser.error(f"{args.index} has no tantivy index: `python -m index.update --rewrite --index {args.index}`")
     queries = [terms for terms in (list(dict.fromkeys(understand(q.text).terms))
                                    for q in _spread(load_fa_news_title(args.data).queries, args.queries)) if terms]
-    lexical_file = version.path / LEXICAL
+    lexical_file, tantivy_folder = version.path / LEXICAL, version.path / TANTIVY
+    with closing(version.connect()) as db:
+        filters = FilterIndex(db, version.manifest["passages"])
+    category = max(filters.codes, key=lambda cat: int((filters.category_of == filters.codes[cat]).sum()))
     if args.replicate > 1:
         started = time.perf_counter()
-        lexical_file = replicated(version.path / LEXICAL, args.replicate, args.work)
-        print(f"{args.replicate} copies of the lexical rows in {lexical_file} ({time.perf_counter() - started:.0f} s)")
+        lexical_file = replicated(lexical_file, args.replicate, args.work)
+        tantivy_folder = replicated_tantivy(version, lexical_file, args.replicate, args.work / f"tantivy-x{args.replicate}")
+        filters = replicated_filters(version, args.replicate)
+        print(f"{args.replicate} copies of the lexical rows in {lexical_file} and {tantivy_folder} "
+              f"({time.perf_counter() - started:.0f} s)")
+    size = sum(f.stat().st_size for f in tantivy_folder.rglob("*") if f.is_file())
+    print(f"tantivy index {size / 2**20:.1f} MiB, lexical.sqlite {lexical_file.stat().st_size / 2**20:.1f} MiB")
     connect = version.connect if args.replicate == 1 else lambda: _attached(lexical_file)
+    where = Filter(category=category)
     with closing(connect()) as db:
-        fts = FtsLexicalIndex(db)
+        fts = FtsLexicalIndex(db, filters=filters)
+        tan = TantivyIndex(tantivy_folder).field(WORDS, db)
         engines = {"fts5": lambda terms: fts.search(terms, LEXICAL_POOL),
-                   "fts5 bare": lambda terms: fts.search(terms, LEXICAL_POOL, matched=False)}
-        if args.tantivy:
-            engines["tantivy bare"], engines["tantivy"], built = tantivy_search(db, args.tantivy)
-            size = sum(f.stat().st_size for f in args.tantivy.rglob("*") if f.is_file())
-            print(f"tantivy index written in {built:.1f} s, {size / 2**20:.1f} MiB "
-                  f"(lexical.sqlite: {lexical_file.stat().st_size / 2**20:.1f} MiB)")
+                   "fts5 bare": lambda terms: fts.search(terms, LEXICAL_POOL, matched=False),
+                   "fts5 cat": lambda terms: fts.search(terms, LEXICAL_POOL, where, matched=False),
+                   "tantivy": lambda terms: tan.search(terms, LEXICAL_POOL),
+                   "tantivy bare": lambda terms: tan.search(terms, LEXICAL_POOL, matched=False),
+                   "tantivy cat": lambda terms: tan.search(terms, LEXICAL_POOL, where, matched=False)}
         times: dict[str, list[float]] = {name: [] for name in engines}
-        score_gap = []
+        score_gap, shared = [], []
         for n, terms in enumerate(queries):
             order = list(engines.items())
-            best = {}
+            found = {}
             for name, search in order[n % len(order):] + order[:n % len(order)]:  # who goes first rotates
                 started = time.perf_counter()
-                found = search(terms)
+                found[name] = search(terms)
                 times[name].append(1000 * (time.perf_counter() - started))
-                if found:
-                    best[name] = found[0].score if name.startswith("fts5") else found[0][1]
-            if "tantivy" in best and "fts5" in best:
-                score_gap.append(abs(best["tantivy"] - best["fts5"]) / best["fts5"])
+            if found["fts5"] and found["tantivy"]:
+                score_gap.append(abs(found["tantivy"][0].score - found["fts5"][0].score) / found["fts5"][0].score)
+                top = {hit.passage_id for hit in found["fts5"][:10]}
+                shared.append(len(top & {hit.passage_id for hit in found["tantivy"][:10]}) / len(top))
     base = statistics.median(times["fts5"])
     print(f"index {args.index} ({fts.passages} passages{f', {args.replicate} copies' if args.replicate > 1 else ''}), "
-          f"{len(queries)} queries, top {LEXICAL_POOL}")
+          f"{len(queries)} queries, top {LEXICAL_POOL}; category filter {category!r}")
     for name, values in times.items():
         median = statistics.median(values)
         print(f"{name:12s} p50 {median:7.2f} ms  p90 {statistics.quantiles(values, n=10)[-1]:7.2f} ms  "
               f"{base / median:5.1f}x fts5's speed")
-    if score_gap:
-        print(f"best hit's score, tantivy against FTS5: median relative difference {statistics.median(score_gap):.4f}")
+    print(f"best hit's score, tantivy against FTS5: median relative difference {statistics.median(score_gap):.4f}; "
+          f"top 10 shared: {statistics.mean(shared):.3f} on average")
     return 0
 
 

@@ -171,7 +171,8 @@ def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) ->
 
 def new_files_mib(version: Path) -> float:
     """What a version wrote to disk, in MiB: its files not hard-linked from another version."""
-    return round(sum(file.stat().st_size for file in version.iterdir() if file.stat().st_nlink == 1) / 2**20, 1)
+    return round(sum(file.stat().st_size for file in version.rglob("*") if file.is_file() and file.stat().st_nlink == 1)
+                 / 2**20, 1)
 
 
 def folder_mib(path: Path) -> float:
@@ -180,9 +181,10 @@ def folder_mib(path: Path) -> float:
 
 
 def disk_usage(index_dir: Path) -> dict:
-    """Size of the live version's files, in MiB."""
+    """Size of the live version's files (a folder's together), in MiB."""
     version = (index_dir / "current").resolve()
-    files = {path.name: round(path.stat().st_size / 2**20, 1) for path in sorted(version.iterdir()) if path.is_file()}
+    files = {path.name: round(sum(f.stat().st_size for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file())
+                              / 2**20, 1) for path in sorted(version.iterdir())}
     return {"files_mib": files, "total_mib": round(sum(files.values()), 1)}
 
 

@@ -33,6 +33,7 @@ from index.sentence_parts import PARTS, part_name
 from index.records import ARTICLE_FIELDS, GROUP_INDEXES, article_from_row, content_hash
 from index.rewrite import Embedded
 from index.store import IndexVersion, make_live, new_version_folder, now, open_version
+from index.tantivy_lexical import tantivy_files, write_tantivy
 from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, Tombstones, rows_for
 from index.vectors.base import VectorIndex
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
@@ -108,9 +109,12 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         for name in (DATABASE, LEXICAL):
             fsync_file(tmp / name)
         crash_point("database-written")
+        tantivy, linked = _tantivy(live, tmp, first, [aid for aid in incoming if aid not in embedded])
+        crash_point("tantivy-written")
         backend = vector_index_class(live.manifest["vector_index"])
         new_vectors = np.concatenate([embedded[aid].vectors for aid in order]) if passages else None
-        vector_parts, linked = _vector_parts(live, tmp, version_id, backend, new_vectors, first)
+        vector_parts, linked_vectors = _vector_parts(live, tmp, version_id, backend, new_vectors, first)
+        linked += linked_vectors
         crash_point("vectors-written")
         parts, linked_sentences = _sentence_parts(live, tmp, version_id,
                                                   [embedded[aid].sentence_vectors for aid in order],
@@ -119,7 +123,7 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         crash_point("sentences-written")
         if tombstones:
             write_durably(tmp / TOMBSTONES, tombstones.to_json())
-        names = [DATABASE, *backend.files, *(part["file"] for part in vector_parts), LEXICAL, SENTENCES, *parts]
+        names = [DATABASE, *backend.files, *(part["file"] for part in vector_parts), LEXICAL, *tantivy, SENTENCES, *parts]
         names += [TOMBSTONES] if tombstones else []
         manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
                     "passages": first + len(passages),
@@ -144,6 +148,17 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     log.info("index version %s is live: %d passages appended, %d dead since the last merge", version_id,
              len(passages), len(tombstones.passages))
     return final, first + len(passages) - len(tombstones.passages)
+
+
+def _tantivy(live: IndexVersion, tmp: Path, first: int, kept: list[str]) -> tuple[list[str], list[str]]:
+    """The version's tantivy index: the live version's linked, the passages from ``first`` on added, and the
+    kept passages of the ``kept`` articles (their category or date may have changed) written again; the whole
+    index where the live version has none (written before it existed). Returns its files and those linked."""
+    if not tantivy_files(live.manifest):
+        return write_tantivy(tmp)
+    with closing(sqlite3.connect(tmp / DATABASE)) as db:
+        renewed = [passage_id for (passage_id,) in rows_for(db, "SELECT id FROM passages WHERE article_id IN", kept)]
+    return write_tantivy(tmp, first, live.path, renewed)
 
 
 def _write_articles(db: sqlite3.Connection, incoming: dict[str, Article], deleted_before: frozenset[str]) -> int:

@@ -4,6 +4,7 @@ Layout of an index folder::
 
     INDEX/current            symlink to the live version (replaced atomically)
     INDEX/versions/<id>/     manifest.json, vectors.faiss, index.sqlite, lexical.sqlite (BM25, see index.lexical),
+                             lexical.tantivy/ (the same terms in tantivy, index.tantivy_lexical),
                              tombstones.json after a deletion (index.tombstones; the other files then link
                              the version before's) or an update that appended (index.append), which also
                              writes vectors-<id>.faiss|.ivf and sentences-<id>.npy parts (index.vectors.parts,
@@ -35,6 +36,7 @@ FORMAT_VERSION = 3  # 2: lexical.sqlite and articles.duplicate_of; 3: sentences 
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
 LEXICAL = "lexical.sqlite"
+TANTIVY = "lexical.tantivy"  # a folder: the lexical index again, in tantivy (index.tantivy_lexical)
 SENTENCES = "sentences.npy"  # one float16 vector per row of the sentences table, in rowid order
 STAGING = ".staging-articles.sqlite"  # a running rebuild's articles (index.staging), in the index folder
 KEEP_VERSIONS = 2  # the live version and the one before it, for readers still finishing on it

@@ -29,6 +29,7 @@ from index.lock import index_lock
 from index.passages import Passage
 from index.rows import Rows
 from index.records import content_hash, stored_articles, write_database
+from index.tantivy_lexical import write_tantivy
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorBlocks
 from index.vectors.factory import AUTO, choose_kind, vector_index_class
@@ -83,6 +84,8 @@ def write_version(
         write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages) if lexical is None else lexical)
         fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
+        tantivy, _ = write_tantivy(tmp)
+        crash_point("tantivy-written")
         _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
         manifest = {
             "format": FORMAT_VERSION,
@@ -95,7 +98,7 @@ def write_version(
             "articles": len(articles),
             "passages": len(passages),
             "built_at": now(),
-            "files": {name: file_facts(tmp / name) for name in (DATABASE, *backend.files, LEXICAL, SENTENCES)},
+            "files": {name: file_facts(tmp / name) for name in (DATABASE, *backend.files, LEXICAL, *tantivy, SENTENCES)},
             **build_info,
         }
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
@@ -117,6 +120,7 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
     try:
         files = {name: facts for name, facts in live.manifest["files"].items() if name != TOMBSTONES}
         for name in files:
+            (tmp / name).parent.mkdir(exist_ok=True)  # the tantivy folder's files
             try:
                 os.link(live.path / name, tmp / name)  # a version is never written again: sharing its files is safe
             except OSError as exc:

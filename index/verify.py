@@ -15,6 +15,7 @@ from index.errors import IndexDamaged, IndexMissing, ModelMismatch
 from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.lexical import check_lexical
 from index.sentence_parts import SentenceVectors, sentence_files
+from index.tantivy_lexical import check_tantivy, tantivy_files
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorIndexError, VectorSearch
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
@@ -129,6 +130,9 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
         raise IndexDamaged(f"{path}: {DATABASE} is damaged ({exc})") from None
     if lexical_problem:
         raise IndexDamaged(f"{path}: {LEXICAL}: {lexical_problem}")
+    tantivy_problem = check_tantivy(path, passages) if tantivy_files(manifest) else None
+    if tantivy_problem:
+        raise IndexDamaged(f"{path}: {tantivy_problem}")
     if articles != manifest["articles"] or passages != manifest["passages"]:
         raise IndexDamaged(f"{path}: the database holds {articles} articles and {passages} passages, "
                            f"the manifest says {manifest['articles']} and {manifest['passages']}")

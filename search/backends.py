@@ -1,6 +1,7 @@
 """Where the engine searches an index version: the version's own files (default) or its Milvus collection."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from typing import Protocol
@@ -8,8 +9,14 @@ from typing import Protocol
 from index.filter_index import FilterIndex
 from index.fts import FtsLexicalIndex, stem_index
 from index.lexical_search import LexicalSearch
-from index.store import IndexUnavailable, IndexVersion
+from index.store import IndexDamaged, IndexUnavailable, IndexVersion
+from index.tantivy_lexical import STEMS, TANTIVY, WORDS, TantivyIndex, tantivy_files
 from settings import Settings
+
+# Where KAVOSH_LEXICAL=auto reads tantivy instead of FTS5: FTS5 scores every passage holding a query term, tantivy
+# skips what cannot reach the top. Below this FTS5 costs a few milliseconds, and it is the engine the ranking's
+# defaults were chosen with (docs/benchmarks.md, "Lexical search at scale").
+TANTIVY_FROM = 20_000
 
 
 class Backend(Protocol):
@@ -27,20 +34,59 @@ class Backend(Protocol):
     def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
         """BM25 search over stems for one thread, or None where the version (or collection) has no stems."""
 
+    def lexical_engine(self, version: IndexVersion) -> str:
+        """What answers the version's BM25 searches: "fts5", "tantivy" or "milvus"."""
+
+
+def lexical_engine(setting: str, version: IndexVersion) -> str:
+    """The local engine ``KAVOSH_LEXICAL`` picks for ``version``: ``auto`` is tantivy above :data:`TANTIVY_FROM`
+    passages where the version has its tantivy index (versions written before it have not), else FTS5."""
+    has_tantivy = bool(tantivy_files(version.manifest))
+    if setting == "tantivy" and not has_tantivy:
+        raise IndexDamaged(f"{version.path}: KAVOSH_LEXICAL=tantivy, but this index version was written before "
+                           "its tantivy index existed; `python -m index.update --rewrite` writes one")
+    if setting == "auto":
+        return "tantivy" if has_tantivy and int(version.manifest["passages"]) > TANTIVY_FROM else "fts5"
+    return setting
+
 
 class LocalBackend:
-    """The version's files: its vector index and its SQLite FTS5 table."""
+    """The version's files: its vector index, and its FTS5 table or tantivy index (``KAVOSH_LEXICAL``)."""
 
     name = "faiss"
+    KEEP = 2  # versions whose tantivy index stays open: the one served and the one being switched to
+
+    def __init__(self, lexical_setting: str = "auto") -> None:
+        self.lexical_setting = lexical_setting
+        self._tantivy: dict[tuple[str, int], TantivyIndex] = {}
+        self._opening = threading.Lock()
 
     def vectors(self, version: IndexVersion):
         return version.vectors
 
+    def lexical_engine(self, version: IndexVersion) -> str:
+        return lexical_engine(self.lexical_setting, version)
+
     def lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch:
+        if self.lexical_engine(version) == "tantivy":
+            return self._tantivy_index(version).field(WORDS, db)
         return FtsLexicalIndex(db, filters=filters)
 
     def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
+        if self.lexical_engine(version) == "tantivy":
+            return self._tantivy_index(version).field(STEMS, db)
         return stem_index(db, filters)
+
+    def _tantivy_index(self, version: IndexVersion) -> TantivyIndex:
+        """The version's tantivy index, opened once per process (a server's workers each open their own after
+        the fork; the files are mapped, so the machine holds them once)."""
+        key = (version.manifest["version"], os.getpid())
+        with self._opening:
+            if key not in self._tantivy:
+                self._tantivy[key] = TantivyIndex(version.path / TANTIVY)
+                for old in list(self._tantivy)[:-self.KEEP]:
+                    del self._tantivy[old]
+            return self._tantivy[key]
 
 
 class CollectionMissing(IndexUnavailable):
@@ -100,19 +146,22 @@ class MilvusBackend:
         return MilvusLexicalSearch(self.client, name, FtsLexicalIndex(db), keys)
 
     def stem_lexical(self, version: IndexVersion, db: sqlite3.Connection, filters: FilterIndex) -> LexicalSearch | None:
-        from index.milvus.collection import STEMS
+        from index.milvus.collection import STEMS as STEM_FIELD
         from index.milvus.search import MilvusLexicalSearch
 
         name, keys, collection_fields = self._collection(version)
         statistics = stem_index(db)
-        if statistics is None or STEMS not in collection_fields:
+        if statistics is None or STEM_FIELD not in collection_fields:
             return None
-        return MilvusLexicalSearch(self.client, name, statistics, keys, STEMS)
+        return MilvusLexicalSearch(self.client, name, statistics, keys, STEM_FIELD)
+
+    def lexical_engine(self, version: IndexVersion) -> str:
+        return "milvus"
 
 
 LOCAL = LocalBackend()
 
 
 def backend_for(settings: Settings) -> Backend:
-    """The backend ``KAVOSH_BACKEND`` names."""
-    return MilvusBackend(settings) if settings.backend == "milvus" else LOCAL
+    """The backend ``KAVOSH_BACKEND`` names (local: with the lexical engine ``KAVOSH_LEXICAL`` names)."""
+    return MilvusBackend(settings) if settings.backend == "milvus" else LocalBackend(settings.lexical_engine)

@@ -24,9 +24,10 @@ LEXICAL_POOL = 1000
 STEMS_UP_TO = 20_000
 
 
-def searches_stems(setting: str, passages: int) -> bool:
-    """Whether hybrid searches the stems field of an index of ``passages`` passages under ``KAVOSH_STEMS``."""
-    return setting == "on" or (setting == "auto" and passages <= STEMS_UP_TO)
+def searches_stems(setting: str, passages: int, engine: str = "fts5") -> bool:
+    """Whether hybrid searches the stems field of an index of ``passages`` passages under ``KAVOSH_STEMS``, its
+    lexical search being ``engine``'s: tantivy's cost does not follow the archive, so ``auto`` always does there."""
+    return setting == "on" or (setting == "auto" and (passages <= STEMS_UP_TO or engine == "tantivy"))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ from index.embedder import Embedder
 from index.lexical import has_stems
 from index.pipeline import Chunking, build_index, update_index
 from index.store import (IndexUnavailable, content_hash, index_lock, open_index)
-from search.backends import LOCAL, Backend, MilvusBackend
+from index.tantivy_lexical import tantivy_files
+from search.backends import Backend, LocalBackend, MilvusBackend
 from index.vectors.factory import AUTO, DEFAULT_KIND, choose_kind
 from kavosh.cli import setup_logging
 from search.engine import SearchEngine
@@ -157,7 +158,8 @@ def cache_key(task: Task, model: str, chunking: Chunking, precision: str) -> str
 def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path, progress: bool = False,
                  vector_index: str = AUTO) -> Path:
     """The index folder of ``task``, built once (again when the cached one is in an older format); when its
-    vectors are held by another backend than ``vector_index`` asks for, they are rewritten, not re-embedded."""
+    vectors are held by another backend than ``vector_index`` asks for, or it lacks a lexical part (stems, the
+    tantivy index), it is rewritten, not re-embedded."""
     index_dir = cache / cache_key(task, embedder.name, chunking, embedder.arithmetic)
     try:
         version = open_index(index_dir)
@@ -165,10 +167,13 @@ def cached_index(task: Task, embedder: Embedder, chunking: Chunking, cache: Path
             stemmed = has_stems(db)
         version.close()
         wanted = choose_kind(version.manifest["passages"], vector_index)
-        if version.manifest.get("vector_index", DEFAULT_KIND) != wanted or not stemmed:
+        missing = [what for what, lacking in (("stems", not stemmed), ("tantivy", not tantivy_files(version.manifest)))
+                   if lacking]
+        if version.manifest.get("vector_index", DEFAULT_KIND) != wanted or missing:
             with index_lock(index_dir):
-                log.info("%s: rewriting %s (%s vectors%s)", task.name, index_dir, wanted, "" if stemmed else ", stems added")
-                update_index(index_dir, embedder, vector_index=wanted)
+                log.info("%s: rewriting %s (%s vectors%s)", task.name, index_dir, wanted,
+                         "".join(f", {what} added" for what in missing))
+                update_index(index_dir, embedder, vector_index=wanted, merge=True)
         return index_dir
     except IndexUnavailable as exc:
         reason = exc
@@ -227,7 +232,7 @@ def _backend(kind: str, settings: Settings, task: str, version) -> Backend:
     """The local backend, or Milvus with the task's index published into it (each task under its own
     collection prefix, so that publishing one task's index leaves the others' collections alone)."""
     if kind != "milvus":
-        return LOCAL
+        return LocalBackend(settings.lexical_engine)
     from index.milvus.sync import publish
 
     settings = replace(settings, milvus_collection=f"{settings.milvus_collection}_eval_{task.replace('-', '_')}")

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # every test runs rebuilds or updates in subproce
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "articles.jsonl"
 BEFORE_SWITCH = ["articles-staged", "before-embedding", "after-embedding", "database-written", "vectors-written", "lexical-written",
+                 "tantivy-written",
                  "manifest-written", "verified", "renamed", "link-made"]
 AFTER_SWITCH = ["switched"]
 
@@ -169,7 +170,7 @@ def test_killed_rebuild_resumes_from_its_finished_shards(live_index: Path, sourc
     assert leftovers(index_dir) == []
 
 
-@pytest.mark.parametrize("point", ["database-written", "vectors-written", "sentences-written", "manifest-written",
+@pytest.mark.parametrize("point", ["database-written", "tantivy-written", "vectors-written", "sentences-written", "manifest-written",
                                    "verified", "renamed", "link-made", "switched"])
 def test_killed_appending_update_leaves_a_live_index(sample_index: Path, tmp_path: Path, embedder, point: str) -> None:
     index_dir = tmp_path / "index"
