@@ -207,8 +207,12 @@ class TantivyLexicalIndex(LexicalSearch):
         return [LexicalHit(passage_id, score, holds.get(passage_id, frozenset())) for passage_id, score in hits]
 
     def _stored_terms(self, ids: list[int], wanted: set[str]) -> Iterator[tuple[int, frozenset[str]]]:
-        for passage_id, stored in rows_for(self.db, f"SELECT id, c0 FROM lex.{self.content} WHERE id IN", ids):
-            yield passage_id, frozenset(wanted.intersection(stored.split()))
+        """Each hit's query terms, from its stored row read as bytes: decoding a thousand rows of Persian into
+        str cost a fifth of the time (docs/benchmarks.md)."""
+        encoded = {term.encode(): term for term in wanted}
+        keys = set(encoded)
+        for passage_id, stored in rows_for(self.db, f"SELECT id, CAST(c0 AS BLOB) FROM lex.{self.content} WHERE id IN", ids):
+            yield passage_id, frozenset(encoded[term] for term in keys.intersection(stored.split()))
 
 
 def _filter_clauses(filter: Filter) -> Iterator:
