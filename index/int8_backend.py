@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +56,17 @@ class Int8Backend:
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.core = self._core(self.tokenizer, self.max_tokens)
-        self.padding_core = tokenizers.Tokenizer.from_str(self.core.to_str())  # passages: padded to the batch's longest
-        self.padding_core.enable_padding(pad_id=int(self.tokenizer.pad_token_id or 0), pad_token=self.tokenizer.pad_token)
         self._compiled: dict[tuple[str, int], object] = {}  # (model file, process id) -> compiled model
         self._lock = threading.Lock()
         self._requests = threading.local()
+
+    @cached_property
+    def padding_core(self) -> tokenizers.Tokenizer:
+        """The core again, padding to the batch's longest: for passages. Made on first use, since a copy of the
+        tokenizer holds about 250 MB and a server, which embeds only queries, never needs it (docs/benchmarks.md)."""
+        core = tokenizers.Tokenizer.from_str(self.core.to_str())
+        core.enable_padding(pad_id=int(self.tokenizer.pad_token_id or 0), pad_token=self.tokenizer.pad_token)
+        return core
 
     @staticmethod
     def _core(tokenizer: object, max_tokens: int) -> tokenizers.Tokenizer:
