@@ -24,10 +24,11 @@ LEXICAL_POOL = 1000
 STEMS_UP_TO = 20_000
 
 
-def searches_stems(setting: str, passages: int, engine: str = "fts5") -> bool:
-    """Whether hybrid searches the stems field of an index of ``passages`` passages under ``KAVOSH_STEMS``, its
-    lexical search being ``engine``'s: tantivy's cost does not follow the archive, so ``auto`` always does there."""
-    return setting == "on" or (setting == "auto" and (passages <= STEMS_UP_TO or engine == "tantivy"))
+def searches_stems(setting: str, passages: int) -> bool:
+    """Whether hybrid searches the stems field of an index of ``passages`` passages under ``KAVOSH_STEMS``. Above
+    ``STEMS_UP_TO`` even tantivy's stems search costs too much for its gain: its top-k is cheap, but reading which
+    stems each of a thousand hits holds is not (docs/benchmarks.md, "Lexical search at scale")."""
+    return setting == "on" or (setting == "auto" and passages <= STEMS_UP_TO)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class SearchEngine:
         # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
         self.stem_search = stem_search
         self.lexical_engine = backend.lexical_engine(version)  # fts5, tantivy or milvus (KAVOSH_LEXICAL)
-        self.searches_stems = candidates.searches_stems(stem_search, int(version.manifest["passages"]), self.lexical_engine)
+        self.searches_stems = candidates.searches_stems(stem_search, int(version.manifest["passages"]))
         self._local = threading.local()
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
