@@ -48,17 +48,24 @@ class Int8Backend:
             raise ValueError(f"{folder}: int8 precision supports mean pooling only, this model pools by {mode!r}; "
                              "set KAVOSH_PRECISION to bf16 or fp32")
         self.models = ensure_int8_model(folder_path, cache_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.folder = folder_path
         st_config = json.loads((folder_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_tokens = int(st_config.get("max_seq_length") or self.tokenizer.model_max_length)
         st_extra = folder_path / "config_sentence_transformers.json"
         extra = json.loads(st_extra.read_text(encoding="utf-8")) if st_extra.is_file() else {}
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
-        self.core = self._core(self.tokenizer, self.max_tokens)
+        self.core = self._core(self.max_tokens)
         self._compiled: dict[tuple[str, int], object] = {}  # (model file, process id) -> compiled model
         self._lock = threading.Lock()
         self._requests = threading.local()
+
+    @cached_property
+    def tokenizer(self) -> object:
+        """The Hugging Face tokenizer: cutting passages counts tokens with it, and passages' offsets come from it.
+        Made on first use: it holds about 300 MB, and a server, which only embeds queries (with :attr:`core`),
+        never needs it (docs/benchmarks.md)."""
+        return AutoTokenizer.from_pretrained(str(self.folder))
 
     @cached_property
     def padding_core(self) -> tokenizers.Tokenizer:
@@ -68,12 +75,14 @@ class Int8Backend:
         core.enable_padding(pad_id=int(self.tokenizer.pad_token_id or 0), pad_token=self.tokenizer.pad_token)
         return core
 
-    @staticmethod
-    def _core(tokenizer: object, max_tokens: int) -> tokenizers.Tokenizer:
-        """A copy of the fast tokenizer's Rust core that truncates at ``max_tokens`` and never pads: the same ids
-        as calling the Hugging Face tokenizer with ``truncation=True``, without its Python wrapping (0.9 ms of a
-        3.5 ms query here, docs/benchmarks.md)."""
-        core = tokenizers.Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    def _core(self, max_tokens: int) -> tokenizers.Tokenizer:
+        """The fast tokenizer's Rust core (read from the folder's ``tokenizer.json``, else copied from the Hugging
+        Face tokenizer) truncating at ``max_tokens`` and never padding: the same ids as calling the Hugging Face
+        tokenizer with ``truncation=True`` (tested), without its Python wrapping (0.9 ms of a 3.5 ms query here,
+        docs/benchmarks.md)."""
+        saved = self.folder / "tokenizer.json"
+        core = (tokenizers.Tokenizer.from_file(str(saved)) if saved.is_file()
+                else tokenizers.Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str()))
         core.enable_truncation(max_tokens)
         core.no_padding()
         return core
