@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
 from contextlib import closing
@@ -25,7 +24,7 @@ import numpy as np
 
 from index.articles import Article
 from index.duplicates import duplicate_groups, text_key
-from index.durable import copy_file, durable_file, fsync_file, write_durably
+from index.durable import copy_file, durable_file, fsync_file, link_or_copy, write_durably
 from index.faults import crash_point
 from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
 from index.lexical import LEXICAL_FORMAT, append_lexical, stored_format
@@ -109,7 +108,7 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         for name in (DATABASE, LEXICAL):
             fsync_file(tmp / name)
         crash_point("database-written")
-        tantivy, linked = _tantivy(live, tmp, first, [aid for aid in incoming if aid not in embedded])
+        tantivy, linked = _tantivy(live, tmp, first, {aid: incoming[aid] for aid in incoming if aid not in embedded})
         crash_point("tantivy-written")
         backend = vector_index_class(live.manifest["vector_index"])
         new_vectors = np.concatenate([embedded[aid].vectors for aid in order]) if passages else None
@@ -150,14 +149,17 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     return final, first + len(passages) - len(tombstones.passages)
 
 
-def _tantivy(live: IndexVersion, tmp: Path, first: int, kept: list[str]) -> tuple[list[str], list[str]]:
+def _tantivy(live: IndexVersion, tmp: Path, first: int, kept: dict[str, Article]) -> tuple[list[str], list[str]]:
     """The version's tantivy index: the live version's linked, the passages from ``first`` on added, and the
-    kept passages of the ``kept`` articles (their category or date may have changed) written again; the whole
-    index where the live version has none (written before it existed). Returns its files and those linked."""
+    passages of the ``kept`` articles (incoming, not embedded again) whose category or date changed written again
+    (the index filters by both); the whole index where the live version has none (written before it existed).
+    Returns its files and those linked."""
     if not tantivy_files(live.manifest):
         return write_tantivy(tmp)
-    with closing(sqlite3.connect(tmp / DATABASE)) as db:
-        renewed = [passage_id for (passage_id,) in rows_for(db, "SELECT id FROM passages WHERE article_id IN", kept)]
+    with closing(live.connect()) as db:
+        moved = [aid for aid, cat, day in rows_for(db, "SELECT id, cat, date FROM articles WHERE id IN", list(kept))
+                 if (cat, day) != (kept[aid].cat, kept[aid].date)]
+        renewed = [passage_id for (passage_id,) in rows_for(db, "SELECT id FROM passages WHERE article_id IN", moved)]
     return write_tantivy(tmp, first, live.path, renewed)
 
 
@@ -225,7 +227,7 @@ def _sentence_parts(live: IndexVersion, tmp: Path, version_id: str, blocks: list
     carried: list[np.ndarray] = []
     if len(parts) >= MAX_PARTS:
         carried, parts = [np.load(live.path / name, mmap_mode="r") for name in parts], []
-    linked = [name for name in (SENTENCES, *parts) if _link_or_copy(live.path / name, tmp / name)]
+    linked = [name for name in (SENTENCES, *parts) if link_or_copy(live.path / name, tmp / name)]
     rows = carried + [block for block in blocks if len(block)]
     if rows:
         name = part_name(version_id)
@@ -255,7 +257,7 @@ def _vector_parts(live: IndexVersion, tmp: Path, version_id: str, backend: type[
     if len(parts) >= MAX_PARTS:
         carried, part_first, parts = indexes[1:], parts[0]["first"], []
     linked = [name for name in (*backend.files, *(part["file"] for part in parts))
-              if _link_or_copy(live.path / name, tmp / name)]
+              if link_or_copy(live.path / name, tmp / name)]
     if carried or vectors is not None:
         part = indexes[0].empty_like()
         for old in carried:
@@ -268,13 +270,3 @@ def _vector_parts(live: IndexVersion, tmp: Path, version_id: str, backend: type[
         parts.append({"file": name, "first": part_first})
     return parts, linked
 
-
-def _link_or_copy(source: Path, target: Path) -> bool:
-    """Hard-link ``source`` as ``target`` (a version's files never change, so sharing one is safe), or copy it
-    where the file system refuses links; True when linked."""
-    try:
-        os.link(source, target)
-        return True
-    except OSError:
-        copy_file(source, target)
-        return False

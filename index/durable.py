@@ -59,6 +59,17 @@ def copy_file(source: Path, target: Path) -> None:
         os.fsync(dst.fileno())
 
 
+def link_or_copy(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` as ``target`` (a version's files never change, so sharing one is safe), or copy it
+    where the file system refuses links; True when linked."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        copy_file(source, target)
+        return False
+
+
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import sqlite3
 from contextlib import closing
 from datetime import date
@@ -27,7 +26,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from index.durable import fsync_dir, fsync_file
+from index.durable import fsync_dir, fsync_file, link_or_copy
 from index.filter import Filter
 from index.layout import DATABASE, LEXICAL, TANTIVY
 from index.lexical_search import LexicalHit, LexicalSearch
@@ -85,27 +84,20 @@ def write_tantivy(version: Path, first: int = 0, live: Path | None = None,
     replaced). Returns the version's tantivy files (names relative to ``version``) and those linked from ``live``."""
     folder = version / TANTIVY
     folder.mkdir()
-    linked = []
-    if live is not None:
-        for path in sorted((live / TANTIVY).iterdir()):
-            if path.name in LOCKS:
-                continue
-            try:
-                os.link(path, folder / path.name)  # a version is never written again: sharing its files is safe
-                linked.append(f"{TANTIVY}/{path.name}")
-            except OSError:  # a file system without hard links
-                shutil.copyfile(path, folder / path.name)
+    linked = [] if live is None else [f"{TANTIVY}/{path.name}" for path in sorted((live / TANTIVY).iterdir())
+                                      if path.name not in LOCKS and link_or_copy(path, folder / path.name)]
     with closing(sqlite3.connect(version / DATABASE)) as db:
         db.execute("ATTACH DATABASE ? AS lex", [str(version / LEXICAL)])
         renewed_rows = rows_for(db, ROWS + " WHERE p.id IN", [int(i) for i in renewed])
         build_tantivy(folder, itertools.chain(renewed_rows, db.execute(ROWS + " WHERE p.id >= ? ORDER BY p.id", [first])),
                       create=live is None, replacing=renewed)
     files = [f"{TANTIVY}/{path.name}" for path in sorted(folder.iterdir()) if path.name not in LOCKS]
-    for name in files:
+    # tantivy replaces meta.json on commit and a merge replaces segments: linked are those still the live's files
+    linked = [name for name in linked if (version / name).exists() and os.path.samefile(live / name, version / name)]
+    for name in set(files) - set(linked):  # the linked ones are the live version's, synced when it was written
         fsync_file(version / name)
     fsync_dir(folder)
-    # tantivy replaces meta.json on commit and a merge replaces segments: linked are those still the live's files
-    return files, [name for name in linked if (version / name).exists() and os.path.samefile(live / name, version / name)]
+    return files, linked
 
 
 def build_tantivy(folder: Path, rows: Iterable[Row], create: bool = True, replacing: Sequence[int] = ()) -> None:

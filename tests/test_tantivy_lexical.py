@@ -212,3 +212,16 @@ def test_a_forked_worker_searches_the_index_its_parent_opened(sample_index):
     assert process.exitcode == 0
     assert parent_end.recv() == expected
     assert len(backend._tantivy) == 1  # the child opened its own; the parent's is its own still
+
+
+def test_only_a_changed_category_or_date_writes_passages_again(small_index, embedder):
+    articles = read_articles([SAMPLE])[:12]
+    with index_lock(small_index):  # every article sent again, one with new tags: nothing the index filters by
+        update_index(small_index, embedder, [replace(articles[0], tags=["تازه"])] + articles[1:])
+    version = open_index(small_index)
+    meta = json.loads((version.path / TANTIVY / "meta.json").read_text())
+    assert not [segment for segment in meta["segments"] if segment.get("deletes")]
+    with index_lock(small_index):
+        update_index(small_index, embedder, [replace(articles[1], date="2020-01-02")])
+    meta = json.loads((open_index(small_index).path / TANTIVY / "meta.json").read_text())
+    assert [segment for segment in meta["segments"] if segment.get("deletes")]
