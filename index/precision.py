@@ -2,7 +2,7 @@
 
 ``KAVOSH_PRECISION=auto`` picks int8 where it is faster and keeps quality: a CPU with VNNI int8 dot products,
 OpenVINO installed and a local model folder to make the int8 models from. Measured here, in one benchmark run
-against bf16: passages 1.6-1.7x, queries 3x faster, every shared task within 0.003 MRR@10 (docs/benchmarks.md).
+against bf16: passages 1.8x, queries 2.7x faster, every shared task within 0.003 MRR@10 (docs/benchmarks.md).
 Elsewhere, and whenever ``KAVOSH_BF16`` is forced on or off, it keeps the torch path. The int8 models are made
 from the local folder, never downloaded.
 """
