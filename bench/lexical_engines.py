@@ -6,7 +6,10 @@
 Queries are Fars News headlines (the fa-news-title task's), cut into the product's terms. In one process,
 interleaved query by query (who goes first rotates), it times the top 1,000 passages (``LEXICAL_POOL``) of:
 
-- ``fts5`` / ``tantivy``: as hybrid asks (``LexicalSearch.search``, with the terms each hit holds);
+- ``fts5`` / ``tantivy``: as hybrid asks (``LexicalSearch.search``, with the terms each hit holds: tantivy's
+  from the version's term table, index/term_table.py, where it has one);
+- ``tantivy rows``: the same, the terms each hit holds read from its stored row instead (only where the
+  version has a term table: without one, ``tantivy`` is that already);
 - ``fts5 bare`` / ``tantivy bare``: as lexical-only search asks (``matched=False``);
 - ``fts5 cat`` / ``tantivy cat``: lexical-only, filtered to the archive's commonest category.
 
@@ -141,14 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     with closing(connect()) as db:
         fts = FtsLexicalIndex(db, filters=filters)
         tan = TantivyIndex(tantivy_folder).field(WORDS, db)
+        rows = TantivyIndex(tantivy_folder).field(WORDS, db)
+        has_table, rows.index.terms = rows.index.terms is not None, None
         engines = {"fts5": lambda terms: fts.search(terms, LEXICAL_POOL),
                    "fts5 bare": lambda terms: fts.search(terms, LEXICAL_POOL, matched=False),
                    "fts5 cat": lambda terms: fts.search(terms, LEXICAL_POOL, where, matched=False),
                    "tantivy": lambda terms: tan.search(terms, LEXICAL_POOL),
                    "tantivy bare": lambda terms: tan.search(terms, LEXICAL_POOL, matched=False),
                    "tantivy cat": lambda terms: tan.search(terms, LEXICAL_POOL, where, matched=False)}
+        if has_table:
+            engines["tantivy rows"] = lambda terms: rows.search(terms, LEXICAL_POOL)
         times: dict[str, list[float]] = {name: [] for name in engines}
-        score_gap, shared = [], []
+        score_gap, shared, disagree = [], [], 0
         for n, terms in enumerate(queries):
             order = list(engines.items())
             found = {}
@@ -156,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 found[name] = search(terms)
                 times[name].append(1000 * (time.perf_counter() - started))
+            if has_table:  # a hash collision would credit a hit with a term it lacks
+                disagree += sum(a.matched != b.matched for a, b in zip(found["tantivy"], found["tantivy rows"]))
             if found["fts5"] and found["tantivy"]:
                 score_gap.append(abs(found["tantivy"][0].score - found["fts5"][0].score) / found["fts5"][0].score)
                 top = {hit.passage_id for hit in found["fts5"][:10]}
@@ -169,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{base / median:5.1f}x fts5's speed")
     print(f"best hit's score, tantivy against FTS5: median relative difference {statistics.median(score_gap):.4f}; "
           f"top 10 shared: {statistics.mean(shared):.3f} on average")
+    if has_table:
+        print(f"hits whose terms the term table and the stored rows tell differently: {disagree}")
     return 0
 
 

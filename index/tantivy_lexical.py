@@ -30,10 +30,11 @@ from index.durable import fsync_dir, fsync_file, link_or_copy
 from index.filter import Filter
 from index.layout import DATABASE, LEXICAL, TANTIVY
 from index.lexical_search import LexicalHit, LexicalSearch
+from index.term_table import MAX_PARTS, PartWriter, TermTable, fold_parts, part_files, part_firsts
 from index.tombstones import rows_for
 
 ANALYZER = "kavosh_terms"  # our terms, joined by spaces: split at spaces, nothing else (tantivy's own drop long words)
-LOCKS = (".tantivy-meta.lock", ".tantivy-writer.lock")  # tantivy's lock files: not part of a version
+LOCKS = frozenset({".tantivy-meta.lock", ".tantivy-writer.lock"})  # tantivy's lock files: not part of a version
 WRITER_HEAP = 200_000_000  # bytes tantivy buffers before it writes a segment (its minimum is 15 MB)
 # every passage of the database, a dead one (its lexical rows deleted by an update) without terms: the index
 # then holds one document per passage, which opening a version checks
@@ -84,13 +85,24 @@ def write_tantivy(version: Path, first: int = 0, live: Path | None = None,
     replaced). Returns the version's tantivy files (names relative to ``version``) and those linked from ``live``."""
     folder = version / TANTIVY
     folder.mkdir()
+    table = [] if live is None else part_firsts(live / TANTIVY)  # the live version's term table parts
+    folded = table[1:] if len(table) >= MAX_PARTS else []
+    written_again = {name for first in folded for name in part_files(first)}
     linked = [] if live is None else [f"{TANTIVY}/{path.name}" for path in sorted((live / TANTIVY).iterdir())
-                                      if path.name not in LOCKS and link_or_copy(path, folder / path.name)]
+                                      if path.name not in LOCKS | written_again and link_or_copy(path, folder / path.name)]
+    if folded:
+        fold_parts(folder, folded, live / TANTIVY)
+    # a live version written before the term table has none: its passages' terms are read from SQLite, and so
+    # are this version's until a merge
+    part = PartWriter(first) if live is None or table else None
     with closing(sqlite3.connect(version / DATABASE)) as db:
         db.execute("ATTACH DATABASE ? AS lex", [str(version / LEXICAL)])
         renewed_rows = rows_for(db, ROWS + " WHERE p.id IN", [int(i) for i in renewed])
-        build_tantivy(folder, itertools.chain(renewed_rows, db.execute(ROWS + " WHERE p.id >= ? ORDER BY p.id", [first])),
+        new_rows = db.execute(ROWS + " WHERE p.id >= ? ORDER BY p.id", [first])
+        build_tantivy(folder, itertools.chain(renewed_rows, part.recording(new_rows) if part else new_rows),
                       create=live is None, replacing=renewed)
+    if part is not None and len(part.ends):
+        part.write(folder)
     files = [f"{TANTIVY}/{path.name}" for path in sorted(folder.iterdir()) if path.name not in LOCKS]
     # tantivy replaces meta.json on commit and a merge replaces segments: linked are those still the live's files
     linked = [name for name in linked if (version / name).exists() and os.path.samefile(live / name, version / name)]
@@ -140,7 +152,12 @@ def check_tantivy(version: Path, passages: int) -> str | None:
         return f"{TANTIVY} cannot be read ({exc})"
     if held != passages:
         return f"{TANTIVY} holds {held} passages, the version has {passages}"
-    return None
+    try:
+        table = TermTable.load(version / TANTIVY)
+    except (OSError, ValueError) as exc:  # numpy raises ValueError for a damaged .npy header
+        return f"{TANTIVY}'s term table cannot be read ({exc})"
+    problem = table.problem(passages) if table is not None else None
+    return f"{TANTIVY}: {problem}" if problem else None
 
 
 class TantivyIndex:
@@ -150,6 +167,7 @@ class TantivyIndex:
     def __init__(self, folder: Path) -> None:
         self.searcher = _open(folder).searcher()
         self.documents = self.searcher.num_docs  # every passage, dead ones too: what tantivy's BM25 counts
+        self.terms = TermTable.load(folder)  # which terms each passage holds; None in versions written before it
 
     def field(self, field: str, db: sqlite3.Connection) -> "TantivyLexicalIndex":
         """BM25 over ``field`` (:data:`WORDS` or :data:`STEMS`) for the thread holding ``db`` (the version's
@@ -199,8 +217,14 @@ class TantivyLexicalIndex(LexicalSearch):
         return [LexicalHit(passage_id, score, holds.get(passage_id, frozenset())) for passage_id, score in hits]
 
     def _stored_terms(self, ids: list[int], wanted: set[str]) -> Iterator[tuple[int, frozenset[str]]]:
-        """Each hit's query terms, from its stored row read as bytes: decoding a thousand rows of Persian into
-        str cost a fifth of the time (docs/benchmarks.md)."""
+        """Each hit's query terms: from the term table (:mod:`index.term_table`) for the words where the version
+        has one, else from its stored row read as bytes (decoding a thousand rows of Persian into str cost a
+        fifth of the time, docs/benchmarks.md)."""
+        if self.field == WORDS and self.index.terms is not None:
+            return self.index.terms.holding(ids, sorted(wanted))
+        return self._rows_terms(ids, wanted)
+
+    def _rows_terms(self, ids: list[int], wanted: set[str]) -> Iterator[tuple[int, frozenset[str]]]:
         encoded = {term.encode(): term for term in wanted}
         keys = set(encoded)
         for passage_id, stored in rows_for(self.db, f"SELECT id, CAST(c0 AS BLOB) FROM lex.{self.content} WHERE id IN", ids):
