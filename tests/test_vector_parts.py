@@ -52,8 +52,9 @@ def test_parts_find_what_one_index_of_all_the_vectors_finds(backend, tmp_path) -
     assert parts.count == len(vectors) and parts.parameters == whole.parameters
     assert not parts.verify(np.arange(len(vectors)))
     ids = np.array([3, BASE + 2, BASE + PARTS[0] + 1, 17])  # one in each part, out of order
-    assert np.allclose(parts.vectors(ids), vectors[ids])
-    assert np.allclose(parts.score(queries[0], ids), vectors[ids] @ queries[0], atol=1e-6)
+    assert np.allclose(parts.vectors(ids), whole.vectors(ids), atol=1e-6)  # IVF's are float16, the same in both
+    assert np.allclose(parts.vectors(ids), vectors[ids], atol=5e-4, rtol=0)
+    assert np.allclose(parts.score(queries[0], ids), whole.vectors(ids) @ queries[0], atol=1e-6)
 
 
 def test_a_search_wider_than_what_is_allowed_pads_with_no_passage(tmp_path) -> None:

@@ -86,11 +86,12 @@ class VectorSearch(ABC):
         """The ``k`` nearest passages of each query, best first: (ids, scores), each of shape
         (len(queries), at most k); a row with fewer hits is padded with id -1. ``allowed`` restricts the
         passages; None searches all. A search may miss neighbours (approximate indexes), but the scores of
-        what it finds are the exact inner products, as :meth:`score` gives them."""
+        what it finds are the inner products with the stored vectors, as :meth:`score` gives them."""
 
     @abstractmethod
     def score(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """The exact similarity of one query vector to each of the given passages."""
+        """The similarity of one query vector to each of the given passages' stored vectors (float32, or
+        float16 in an IVF index's lists)."""
 
     @abstractmethod
     def vectors(self, ids: np.ndarray) -> np.ndarray:

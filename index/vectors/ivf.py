@@ -1,10 +1,15 @@
-"""The approximate vector index for large archives: FAISS IVF-Flat, memory-mapped from the version folder.
+"""The approximate vector index for large archives: FAISS IVF over float16 vectors, memory-mapped from the
+version folder.
 
 The vectors are clustered around ``nlist`` centroids (k-means on a sample); a search compares the query
-with the centroids and then with the exact stored vectors of the ``nprobe`` nearest clusters only, so its
-scores are exact inner products and only the candidate set is approximate. The file is opened with
-``IO_FLAG_MMAP``: every process serving the version reads the same page-cache copy of the vectors.
-Parameters are chosen from the size by :func:`ivf_parameters` (see docs/design.md for the measurements).
+with the centroids and then with the stored vectors of the ``nprobe`` nearest clusters only, so its scores
+are the inner products with the stored vectors and only the candidate set is approximate. They are stored as
+float16 (FAISS's scalar quantizer ``QT_fp16``): half the bytes of float32, which every server maps and touches,
+for scores within about 2·10^-5 of float32's at 10^6 passages (docs/benchmarks.md, "Float16 IVF lists"); the
+model's own bf16 or int8 rounding is larger. Versions written before hold IVF-Flat (float32) files, read as
+they are. The file is opened with ``IO_FLAG_MMAP``: every process serving the version reads the same
+page-cache copy of the vectors. Parameters are chosen from the size by :func:`ivf_parameters` (see
+docs/design.md for the measurements).
 """
 from __future__ import annotations
 
@@ -54,7 +59,7 @@ class IVFIndex(VectorIndex):
     kind = "ivf"
     files = (VECTORS_IVF,)
 
-    def __init__(self, index: faiss.IndexIVFFlat, path: Path | None = None) -> None:
+    def __init__(self, index: faiss.IndexIVF, path: Path | None = None) -> None:
         self._index = index
         self._path = path  # the mapped file, while the lists are still the read-only mapping of it
         _map_ids(self._index)
@@ -65,7 +70,7 @@ class IVFIndex(VectorIndex):
         ids = ids_for(blocks, ids)
         params = ivf_parameters(blocks.rows)
         dimension = blocks.dimension
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+        index = _empty(faiss.IndexFlatIP(dimension), dimension, params["nlist"], float16=True)
         sample = min(blocks.rows, params["nlist"] * TRAINING_POINTS_PER_LIST)
         rows = np.sort(np.random.default_rng(TRAINING_SEED).choice(blocks.rows, sample, replace=False))
         picked = [block[rows[(rows >= start) & (rows < start + len(block))] - start] for start, block in blocks.checked()]
@@ -84,8 +89,8 @@ class IVFIndex(VectorIndex):
             index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         except RuntimeError as exc:
             raise VectorIndexError(f"{name} cannot be read ({str(exc).splitlines()[0]})") from None
-        if not isinstance(index, faiss.IndexIVFFlat) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise VectorIndexError(f"{name} is not an inner-product IVF-Flat index")
+        if not _is_ivf(index):
+            raise VectorIndexError(f"{name} is not an inner-product IVF index of float16 or float32 vectors")
         if _mapped_end(index) > path.stat().st_size:  # reading a list past the end would crash the process
             raise VectorIndexError(f"{name} is shorter than its lists (truncated?)")
         return cls(index, path)
@@ -97,8 +102,8 @@ class IVFIndex(VectorIndex):
     def empty_like(self) -> "IVFIndex":
         """The same centroids (copied: a few hundred kB) and probes, no vectors: a part whose clusters are
         this index's, so probing the same clusters of both finds what one index of both would find."""
-        index = faiss.IndexIVFFlat(faiss.clone_index(self._index.quantizer), self.dimension, self._index.nlist,
-                                   faiss.METRIC_INNER_PRODUCT)
+        index = _empty(faiss.clone_index(self._index.quantizer), self.dimension, self._index.nlist,
+                       float16=isinstance(self._index, faiss.IndexIVFScalarQuantizer))
         index.nprobe = self._index.nprobe
         return IVFIndex(index)
 
@@ -149,7 +154,14 @@ class IVFIndex(VectorIndex):
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._index.reconstruct_batch(ids)
+        # FAISS decodes each float16 vector in an OpenMP region of its own: 1,000 ids took 50-100 ms with two
+        # threads and 4 ms with one (docs/benchmarks.md, "Float16 IVF lists"). The setting is the calling thread's
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self._index.reconstruct_batch(ids)
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def ids(self) -> np.ndarray:
         lists = self._index.invlists
@@ -165,7 +177,7 @@ class IVFIndex(VectorIndex):
     def dimension(self) -> int:
         return int(self._index.d)
 
-    def _writable(self) -> faiss.IndexIVFFlat:
+    def _writable(self) -> faiss.IndexIVF:
         """The index with its lists in memory (a mapped file is read-only, so changing it reads it in first)
         and a hash-table id map, the one that allows removal and ids in any order."""
         if self._path is not None:
@@ -175,7 +187,7 @@ class IVFIndex(VectorIndex):
         return self._index
 
 
-def _search_preassigned(index: faiss.IndexIVFFlat, queries: np.ndarray, k: int, probes: Probes,
+def _search_preassigned(index: faiss.IndexIVF, queries: np.ndarray, k: int, probes: Probes,
                         params: faiss.SearchParametersIVF) -> tuple[np.ndarray, np.ndarray]:
     """(ids, scores) of FAISS's search of the given probes with ``params`` (its selector and nprobe): the
     C++ call, since the Python wrapper of FAISS 1.8 refuses search parameters there. Unlike ``search``, it
@@ -190,14 +202,34 @@ def _search_preassigned(index: faiss.IndexIVFFlat, queries: np.ndarray, k: int, 
     return found, scores
 
 
-def _mapped_end(index: faiss.IndexIVFFlat) -> int:
+def _empty(quantizer: faiss.Index, dimension: int, nlist: int, float16: bool) -> faiss.IndexIVF:
+    """An inner-product IVF index over ``quantizer``'s centroids, holding float16 vectors (what this Kavosh
+    writes) or float32 ones (an IVF-Flat part of a version written before)."""
+    if float16:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
+        index.is_trained = quantizer.is_trained  # float16 has nothing to learn: trained where the centroids are
+        return index
+    return faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+
+
+def _is_ivf(index: faiss.Index) -> bool:
+    """Whether ``index`` is one :func:`_empty` makes."""
+    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return False
+    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+        return index.sq.qtype == faiss.ScalarQuantizer.QT_fp16
+    return isinstance(index, faiss.IndexIVFFlat)
+
+
+def _mapped_end(index: faiss.IndexIVF) -> int:
     """Where the last byte of the memory-mapped lists lies in the file."""
     lists = faiss.downcast_InvertedLists(index.invlists)
     entry = lists.code_size + 8  # a vector and its id
     return max((lists.lists.at(n).offset + lists.lists.at(n).capacity * entry for n in range(lists.nlist)), default=0)
 
 
-def _map_ids(index: faiss.IndexIVFFlat) -> None:
+def _map_ids(index: faiss.IndexIVF) -> None:
     """Where each id lies in the lists, for :meth:`IVFIndex.vectors`: an array (8 bytes a passage) when the ids
     are 0 .. count - 1, as a written version's are, else a hash table."""
     try:
