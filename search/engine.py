@@ -29,7 +29,7 @@ from search.fusion import DEFAULT_FUSION, Fusion
 from search.highlights import Highlight, highlights
 from search.passage_arrays import PassageArrays
 from search.query import DEFAULT_K, DEFAULT_METHOD, Query
-from search.ranking import RankedArticle, rank
+from search.ranking import RankedArticle, Ranking
 from search.results import Result, SearchResponse, build_results, passage_rows
 from search.understanding import Understood, terms_of, understand
 from search.vector_cache import QUERY_CACHE, QueryVectors
@@ -126,7 +126,7 @@ class SearchEngine:
         results = self._results(page, query.offset, understood, query.article_passages)
         return SearchResponse(query.text, understood.normalized, len(ranked),
                               round((time.perf_counter() - started) * 1000, 1), results, query.method,
-                              query.method == "lexical", count_facets(self, [article.article_id for article in ranked]))
+                              query.method == "lexical", count_facets(self, ranked.representatives))
 
     def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the
@@ -193,9 +193,9 @@ class SearchEngine:
                                              query.terms, words, stemmed)
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
 
-    def _rank(self, scores: dict[int, float]) -> list[RankedArticle]:
+    def _rank(self, scores: dict[int, float]) -> Ranking:
         """Articles best first, duplicates collapsed (:func:`search.ranking.rank`)."""
-        return rank(scores, self.arrays.articles)
+        return Ranking(scores, self.arrays.articles)
 
     def _allowed_ids(self, where: Filter) -> np.ndarray:
         """The passage ids ``where`` keeps, from the per-passage category and date arrays."""

@@ -12,11 +12,19 @@ from index.store import IndexVersion
 
 
 class PassageArticles(NamedTuple):
-    """Article ids, and for each passage id its article's and its duplicate group's position in them."""
+    """Article ids, for each passage id its article's and its duplicate group's position in them, and for each
+    position the article id's place in sorted order (ties in a ranking go by article id: compared as numbers)."""
 
     article_ids: list[str]
     article_of: np.ndarray
     group_of: np.ndarray
+    id_order: np.ndarray
+
+    @classmethod
+    def of(cls, article_ids: list[str], article_of: np.ndarray, group_of: np.ndarray) -> "PassageArticles":
+        id_order = np.empty(len(article_ids), dtype=np.int64)
+        id_order[sorted(range(len(article_ids)), key=article_ids.__getitem__)] = np.arange(len(article_ids))
+        return cls(article_ids, article_of, group_of, id_order)
 
 
 class SentenceSpans(NamedTuple):
@@ -71,7 +79,7 @@ class PassageArrays:
         for passage_id, article_id, duplicate_of in rows:
             article_of[passage_id] = position.setdefault(article_id, len(position))
             group_of[passage_id] = position.setdefault(duplicate_of, len(position))
-        return PassageArticles(list(position), article_of, group_of)
+        return PassageArticles.of(list(position), article_of, group_of)
 
     @cached_property
     def sentences(self) -> SentenceSpans:
