@@ -126,7 +126,7 @@ class SearchEngine:
         results = self._results(page, query.offset, understood, query.article_passages)
         return SearchResponse(query.text, understood.normalized, len(ranked),
                               round((time.perf_counter() - started) * 1000, 1), results, query.method,
-                              query.method == "lexical", count_facets(self, ranked.representatives))
+                              query.method == "lexical", count_facets(self.arrays.facts, ranked.representatives))
 
     def ranked_articles(self, query: str, k: int = DEFAULT_K, *, method: str = DEFAULT_METHOD) -> list[tuple[str, list[str]]]:
         """Only the ranking of :meth:`search`, without building results: (article id, duplicate ids) of the

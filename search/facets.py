@@ -1,10 +1,9 @@
 """Counts of a query's matching articles per category and per year (Gregorian and Solar Hijri), to filter by."""
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Iterable
 
 import jdatetime
 import numpy as np
@@ -33,8 +32,8 @@ class Facets:
 @dataclass(frozen=True)
 class ArticleFacts:
     """Each article's category (a code into ``categories``; -1 for none) and its year in both calendars (0 for
-    no date), as arrays in the order of the engine's ``arrays.articles.article_ids``: a query's facets are
-    then counted by ``numpy.bincount`` over its ranked articles' positions (:attr:`Ranking.representatives`)."""
+    no date), as arrays in the order of a version's ``PassageArrays.articles.article_ids``: a query's facets
+    are then counted by ``numpy.bincount`` over its ranked articles' positions (:attr:`Ranking.representatives`)."""
 
     categories: list[str]
     category: np.ndarray
@@ -42,28 +41,22 @@ class ArticleFacts:
     solar_year: np.ndarray
 
 
-_FACTS: "weakref.WeakKeyDictionary[Any, ArticleFacts]" = weakref.WeakKeyDictionary()
+def read_facts(rows: Iterable[tuple[str, str | None, str | None]], article_ids: list[str]) -> ArticleFacts:
+    """The facts of ``article_ids`` from the ``rows`` (id, category, ISO date) of the articles table. Solar Hijri
+    years are converted once per distinct day (5 s at 10^6 passages, converting each article's date)."""
+    stored = {article_id: (cat, day) for article_id, cat, day in rows}
+    facts = [stored[article_id] for article_id in article_ids]
+    categories = sorted({cat for cat, _ in facts if cat})
+    code = {cat: n for n, cat in enumerate(categories)}
+    solar = {day: solar_hijri_year(day) for day in {day for _, day in facts if day}}
+    return ArticleFacts(categories, np.array([code[cat] if cat else -1 for cat, _ in facts], dtype=np.int32),
+                        np.array([int(day[:4]) if day else 0 for _, day in facts], dtype=np.int32),
+                        np.array([solar[day] if day else 0 for _, day in facts], dtype=np.int32))
 
 
-def article_facts(engine: Any) -> ArticleFacts:
-    """The :class:`ArticleFacts` of the engine's version, read once per engine (a version never changes)."""
-    facts = _FACTS.get(engine)
-    if facts is None:
-        stored = {article_id: (cat, day) for article_id, cat, day in engine.db.execute("SELECT id, cat, date FROM articles")}
-        rows = [stored[article_id] for article_id in engine.arrays.articles.article_ids]
-        categories = sorted({cat for cat, _ in rows if cat})
-        code = {cat: n for n, cat in enumerate(categories)}
-        facts = _FACTS[engine] = ArticleFacts(
-            categories, np.array([code[cat] if cat else -1 for cat, _ in rows], dtype=np.int32),
-            np.array([int(day[:4]) if day else 0 for _, day in rows], dtype=np.int32),
-            np.array([solar_hijri_year(day) if day else 0 for _, day in rows], dtype=np.int32))
-    return facts
-
-
-def count(engine: Any, articles: np.ndarray) -> Facets:
-    """Facets of the matching ``articles`` (positions in the engine's ``arrays.articles.article_ids``, one per
-    story: duplicates are not among them), most common first."""
-    facts = article_facts(engine)
+def count(facts: ArticleFacts, articles: np.ndarray) -> Facets:
+    """Facets of the matching ``articles`` (positions in the version's ``article_ids``, one per story: duplicates
+    are not among them), most common first."""
     at = np.asarray(articles, dtype=np.int64)
     category = facts.category[at]
     cats = np.bincount(category[category >= 0], minlength=len(facts.categories))

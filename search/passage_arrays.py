@@ -9,6 +9,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from index.store import IndexVersion
+from search.facets import ArticleFacts, read_facts
 
 
 class PassageArticles(NamedTuple):
@@ -49,14 +50,14 @@ class PassageArrays:
         """These arrays for ``version``, which shares this one's files (a deletion's): those already read are
         reused, the others are read from ``version`` when first used."""
         arrays = PassageArrays(version)
-        arrays.__dict__.update((name, self.__dict__[name]) for name in ("scripts", "articles", "sentences")
+        arrays.__dict__.update((name, self.__dict__[name]) for name in ("scripts", "articles", "sentences", "facts")
                                if name in self.__dict__)
         return arrays
 
     def read_all(self) -> None:
         """Read every array now: done in the server's master before it forks, so that the workers share
         these pages instead of each reading its own copy on its first query (tens of MB at 10^6 passages)."""
-        self.scripts, self.articles, self.sentences  # noqa: B018 (cached properties, read for their effect)
+        self.scripts, self.articles, self.sentences, self.facts  # noqa: B018 (cached properties, read for their effect)
 
     def _rows(self, sql: str) -> Iterator[Any]:
         with closing(self.version.connect()) as db:
@@ -80,6 +81,11 @@ class PassageArrays:
             article_of[passage_id] = position.setdefault(article_id, len(position))
             group_of[passage_id] = position.setdefault(duplicate_of, len(position))
         return PassageArticles.of(list(position), article_of, group_of)
+
+    @cached_property
+    def facts(self) -> ArticleFacts:
+        """Each article's category and years, for a query's facets (:mod:`search.facets`)."""
+        return read_facts(self._rows("SELECT id, cat, date FROM articles"), self.articles.article_ids)
 
     @cached_property
     def sentences(self) -> SentenceSpans:

@@ -179,6 +179,7 @@ def test_a_server_follows_a_deletion_with_what_it_already_read(index_copy: Path,
     assert new.version.path != old.version.path and new.version.tombstones.articles == {gone}
     assert new.vectors is old.vectors and new.query_vectors is old.query_vectors
     assert new.arrays.articles is old.arrays.articles and new.arrays.sentences is old.arrays.sentences
+    assert new.arrays.facts is old.arrays.facts
     assert new._filter_index.category_of is old._filter_index.category_of and new._filter_index.deleted is new.deleted
     for method in ("dense", "lexical", "hybrid"):
         assert gone not in [r.article_id for r in new.search(title, k=50, method=method).results]

@@ -66,7 +66,7 @@ def test_facets_count_the_matching_articles_categories_and_years(search_engine):
     rows = search_engine.db.execute("SELECT id, cat, date FROM articles").fetchall()
     chosen = rows[::2]
     position = {article_id: n for n, article_id in enumerate(search_engine.arrays.articles.article_ids)}
-    facets = count(search_engine, np.array([position[article_id] for article_id, _, _ in chosen]))
+    facets = count(search_engine.arrays.facts, np.array([position[article_id] for article_id, _, _ in chosen]))
     cats = Counter(cat for _, cat, _ in chosen if cat)
     assert [(f.value, f.count) for f in facets.category] == sorted(cats.items(), key=lambda item: (-item[1], item[0]))
     years = Counter(int(day[:4]) for _, _, day in chosen if day)
@@ -75,4 +75,4 @@ def test_facets_count_the_matching_articles_categories_and_years(search_engine):
     assert [(f.value, f.count) for f in facets.solar_hijri_year] == \
            [(str(y), n) for y, n in sorted(solar.items(), reverse=True)]
     assert facets.year and facets.year[0].date_from == f"{facets.year[0].value}-01-01"
-    assert count(search_engine, np.zeros(0, dtype=np.int64)).category == []
+    assert count(search_engine.arrays.facts, np.zeros(0, dtype=np.int64)).category == []
