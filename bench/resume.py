@@ -33,9 +33,11 @@ from cut_model import cut_model  # noqa: E402
 from scale import _SUMMARY, PASSAGES_PER_ARTICLE  # noqa: E402
 from synthetic import write_archive  # noqa: E402
 
-# Runs index.rebuild in this child and reports its peak RSS and its workers' (resource.getrusage, KiB)
+# Runs index.rebuild in this child and reports its peak RSS (its own VmHWM: a child's ru_maxrss also counts the
+# RSS its parent had when it forked, bench/scale.py) and its workers' (ru_maxrss of its children, which counts
+# this child's RSS when it started them: an upper bound), in KiB
 _MEASURED = """
-import resource, runpy, sys
+import re, resource, runpy, sys
 sys.argv = ["index.rebuild", *sys.argv[1:]]
 try:
     runpy.run_module("index.rebuild", run_name="__main__")
@@ -43,7 +45,7 @@ except SystemExit as end:
     code = end.code
 else:
     code = 0
-print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+print("peak_rss_kib", re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1),
       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
 sys.exit(code)
 """

@@ -4,7 +4,8 @@ Layout of an index folder::
 
     INDEX/current            symlink to the live version (replaced atomically)
     INDEX/versions/<id>/     manifest.json, vectors.faiss, index.sqlite, lexical.sqlite (BM25, see index.lexical),
-                             lexical.tantivy/ (the same terms in tantivy, index.tantivy_lexical),
+                             lexical.tantivy/ (the same terms in tantivy, index.tantivy_lexical, and each
+                             passage's term hashes, index.term_table),
                              tombstones.json after a deletion (index.tombstones; the other files then link
                              the version before's) or an update that appended (index.append), which also
                              writes vectors-<id>.faiss|.ivf and sentences-<id>.npy parts (index.vectors.parts,
