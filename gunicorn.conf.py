@@ -46,7 +46,9 @@ def pre_fork(server, worker):
 
 
 def post_fork(server, worker):
-    """Per-worker thread pools, set before the worker runs any model code."""
+    """Per-worker thread pools, set before the worker runs any model code. FAISS's OpenMP setting is per thread:
+    this one holds for the worker's main thread (its warm-up query), not for gthread's request threads, which
+    is why ``IVFIndex.vectors`` sets its own (index/vectors/ivf.py)."""
     import faiss
     import torch
 

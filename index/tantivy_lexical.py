@@ -87,9 +87,9 @@ def write_tantivy(version: Path, first: int = 0, live: Path | None = None,
     folder.mkdir()
     table = [] if live is None else part_firsts(live / TANTIVY)  # the live version's term table parts
     folded = table[1:] if len(table) >= MAX_PARTS else []
-    written_again = {name for first in folded for name in part_files(first)}
+    not_linked = LOCKS | {name for first in folded for name in part_files(first)}  # the folded parts: written again
     linked = [] if live is None else [f"{TANTIVY}/{path.name}" for path in sorted((live / TANTIVY).iterdir())
-                                      if path.name not in LOCKS | written_again and link_or_copy(path, folder / path.name)]
+                                      if path.name not in not_linked and link_or_copy(path, folder / path.name)]
     if folded:
         fold_parts(folder, folded, live / TANTIVY)
     # a live version written before the term table has none: its passages' terms are read from SQLite, and so

@@ -25,6 +25,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from index.durable import durable_file
+from index.ranges import run_rows
 
 MAX_PARTS = 16  # past this many parts an update folds all but the first into its own, as for vector parts
 PART = re.compile(r"terms-(\d+)\.offsets\.npy")
@@ -139,11 +140,11 @@ class TermTable:
         if not terms:
             yield from ((passage_id, frozenset()) for passage_id in ids.tolist())
             return
-        wanted = term_hashes(terms)
-        index_of = {int(h): i for i, h in enumerate(wanted)}
+        # each distinct hash and the bits of the terms that have it (two terms may share one)
+        wanted, term_of = np.unique([zlib.crc32(term.encode()) for term in terms], return_inverse=True)
+        wanted = wanted.astype(np.uint32)
         bits = np.zeros(len(wanted), dtype=np.int64)
-        for term, term_bit in zip(terms, range(len(terms))):
-            bits[index_of[zlib.crc32(term.encode())]] |= 1 << term_bit
+        np.bitwise_or.at(bits, term_of, np.left_shift(1, np.arange(len(terms), dtype=np.int64)))
         part_of = np.searchsorted(self.firsts, ids, side="right") - 1
         for part in np.unique(part_of):
             where = np.flatnonzero(part_of == part)
@@ -152,8 +153,7 @@ class TermTable:
             ends = np.asarray(offsets[local], dtype=np.int64)
             starts = np.where(local > 0, np.asarray(offsets[np.maximum(local - 1, 0)], dtype=np.int64), 0)
             counts = ends - starts
-            rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-            found = np.asarray(hashes[rows])
+            found = np.asarray(hashes[run_rows(starts, counts)])
             at = np.minimum(np.searchsorted(wanted, found), len(wanted) - 1)
             hit = wanted[at] == found
             owner = np.repeat(where, counts)

@@ -10,6 +10,7 @@ import numpy as np
 from index.filter import Filter
 from index.lexical import token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalHit, LexicalSearch, strongest_terms
+from index.ranges import run_rows
 from index.vectors.base import Allowed, VectorSearch
 from search.passage_arrays import PassageArrays, SentenceSpans
 
@@ -144,8 +145,7 @@ def best_sentence_cosine(ids: np.ndarray, query: np.ndarray, cosine: np.ndarray,
     """Each passage's highest sentence cosine with ``query`` (its own ``cosine`` where it has no sentence rows)."""
     first = sentences.first
     starts, counts = first[ids], first[ids + 1] - first[ids]
-    rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    similarity = sentence_vectors[rows].astype(np.float32) @ query
+    similarity = sentence_vectors[run_rows(starts, counts)].astype(np.float32) @ query
     best = cosine.astype(np.float32, copy=True)
     has = counts > 0
     if has.any():

@@ -194,7 +194,7 @@ class SearchEngine:
         return dict(zip(found.ids.tolist(), self.fusion.fuse(found).tolist()))
 
     def _rank(self, scores: dict[int, float]) -> Ranking:
-        """Articles best first, duplicates collapsed (:func:`search.ranking.rank`)."""
+        """Articles best first, duplicates collapsed (:class:`search.ranking.Ranking`)."""
         return Ranking(scores, self.arrays.articles)
 
     def _allowed_ids(self, where: Filter) -> np.ndarray:
