@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.lock import index_lock  # noqa: E402
-from index.rewrite import Rewrite, stored_hashes  # noqa: E402
+from index.rewrite import Rewrite, stored_order  # noqa: E402
 from index.rows import Walk  # noqa: E402
 from index.store import open_index, write_version  # noqa: E402
 from index.vectors.base import VectorBlocks  # noqa: E402
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.copies < 2:
         parser.error("--copies must be at least 2")
     live = open_index(args.source / "index", load_vectors=False)
-    order = list(stored_hashes(live))
+    order = stored_order(live)
     source = Rewrite(live, order, {}, {})
     with closing(live.connect()) as db:
         keys = dict(db.execute("SELECT id, text_key FROM articles"))

@@ -24,7 +24,7 @@ class FilterIndex:
         codes: dict[str, int] = {}
         self.category_of = np.full(passages, NO_CATEGORY, dtype=np.int32)
         self.day_of = np.full(passages, UNDATED, dtype=np.int32)
-        rows = db.execute("SELECT p.id, a.cat, a.date FROM main.passages p JOIN main.articles a ON a.id = p.article_id")
+        rows = db.execute("SELECT p.id, a.cat, a.date FROM passages p JOIN articles a ON a.id = p.article_id")
         for passage_id, cat, day in rows:
             self.category_of[passage_id] = codes.setdefault(cat, len(codes))
             if day:

@@ -79,7 +79,7 @@ class FtsLexicalIndex(LexicalSearch):
     def filters(self) -> FilterIndex:
         """Each passage's category and day, read from the version's database when none was given."""
         # every passage id, dead ones too: the lexical rows of dead passages may have been deleted (index.append)
-        return FilterIndex(self.db, self.db.execute("SELECT count(*) FROM main.passages").fetchone()[0])
+        return FilterIndex(self.db, self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
 
 
 def stem_index(db: sqlite3.Connection, filters: FilterIndex | None = None) -> FtsLexicalIndex | None:

@@ -20,7 +20,8 @@ def describe(index_dir: Path) -> dict[str, Any]:
                  deleted_articles=len(version.tombstones.articles),
                  # what decides when an update merges (index.append.merge_reason)
                  dead_passages=len(version.tombstones.passages),
-                 appended_passages=version.manifest.get("appended", 0))
+                 appended_passages=version.manifest.get("appended", 0),
+                 segments=len(version.manifest.get("segments", [])))  # index.segments
     live, parameters = version.tombstones.excluded("id")
     db = version.connect()
     try:
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
     for key in ("version", "model", "dimension", "articles", "passages", "deleted_articles", "dead_passages",
-                "appended_passages", "built_at"):
+                "appended_passages", "segments", "built_at"):
         print(f"{key}: {facts[key]}")
     dates = facts["dates"]
     print(f"dates: {dates['first'] or '-'} to {dates['last'] or '-'} ({dates['dated_articles']} articles dated)")

@@ -9,7 +9,8 @@ Layout of an index folder::
                              tombstones.json after a deletion (index.tombstones; the other files then link
                              the version before's) or an update that appended (index.append), which also
                              writes vectors-<id>.faiss|.ivf and sentences-<id>.npy parts (index.vectors.parts,
-                             index.sentence_parts) and links the parts before
+                             index.sentence_parts) and links the parts before; above index.segments.SEGMENTS_FROM
+                             passages it links the databases too and writes records-<id>.sqlite (index.segments)
     INDEX/versions/.tmp-*    a version being written; removed when a later run finds it
     INDEX/builds/<key>/      a rebuild's finished shards, kept until its version is live (index.checkpoints);
                              not a leftover: a rebuild with the same sources resumes from them

@@ -26,11 +26,14 @@ ZWNJ = "\u200c"
 _TOKEN = re.compile(r"[^\W_]+")
 _WORD = re.compile(r"\S+")  # a word of the original text (ZWNJ is not a space), for highlighting
 
-SCHEMA = """
-CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+# the two fields' tables: what a segment of an appending update holds too (index.segments)
+TABLES = """
 CREATE VIRTUAL TABLE lexical USING fts5(tokens, script UNINDEXED, tokenize = 'ascii');
-CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
 CREATE VIRTUAL TABLE lexical_stems USING fts5(stems, tokenize = 'ascii');
+"""
+SCHEMA = TABLES + """
+CREATE TABLE lexical_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE lexical_terms USING fts5vocab(lexical, 'row');
 CREATE VIRTUAL TABLE lexical_stem_terms USING fts5vocab(lexical_stems, 'row');
 """
 
@@ -157,7 +160,7 @@ def write_lexical(path: Path, passage_texts: Iterable[str | Analyzed]) -> int:
     db = sqlite3.connect(path)
     try:
         db.executescript(SCHEMA)
-        count = _insert_rows(db, "main", passage_texts, 0)
+        count = insert_rows(db, "main", passage_texts, 0)
         db.executemany("INSERT INTO lexical_info VALUES (?,?)",
                        [("format", str(LEXICAL_FORMAT)), ("passages", str(count))])
         for table in (TOKENS.table, STEMS.table):
@@ -175,7 +178,7 @@ def append_lexical(db: sqlite3.Connection, passage_texts: Iterable[str | Analyze
     still there, so that FTS5's BM25 statistics count the live passages only, as a merge's would.
     ``lexical_info`` records the rows held (``passages``) and deleted (``removed``). The caller commits."""
     info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
-    added = _insert_rows(db, "lex", passage_texts, first) - first
+    added = insert_rows(db, "lex", passage_texts, first) - first
     present = rows_for(db, "SELECT rowid FROM lex.lexical WHERE rowid IN", [int(rowid) for rowid in dead])
     for table in (TOKENS.table, STEMS.table):
         db.executemany(f"DELETE FROM lex.{table} WHERE rowid = ?", present)
@@ -184,8 +187,9 @@ def append_lexical(db: sqlite3.Connection, passage_texts: Iterable[str | Analyze
                     ("removed", str(int(info.get("removed", 0)) + len(present)))])
 
 
-def _insert_rows(db: sqlite3.Connection, schema: str, passage_texts: Iterable[str | Analyzed], first: int) -> int:
-    """Insert each passage's row in both fields, rowids from ``first`` on; returns the rowid after the last."""
+def insert_rows(db: sqlite3.Connection, schema: str, passage_texts: Iterable[str | Analyzed], first: int) -> int:
+    """Insert each passage's row in both fields of the tables in ``schema`` (:data:`TABLES`), rowids from
+    ``first`` on; returns the rowid after the last."""
     count = first
     texts = iter(passage_texts)
     # a batch at a time, so memory does not grow with the archive
@@ -205,22 +209,26 @@ def _insert_rows(db: sqlite3.Connection, schema: str, passage_texts: Iterable[st
     return count
 
 
-def check_lexical(db: sqlite3.Connection, passages: int) -> str | None:
-    """What is wrong with the lexical database attached as ``lex``, or None when it fits the version."""
+def check_lexical(db: sqlite3.Connection, passages: int, segments: Sequence[str] = ()) -> str | None:
+    """What is wrong with the lexical database attached as ``lex`` and the lexical tables of the ``segments``
+    (schema names, :mod:`index.segments`), or None when they fit the version. Rows are counted in FTS5's
+    ``_docsize`` tables, one small row per document (counting the tables themselves read every row's terms:
+    2 s at 10^6 passages)."""
     try:
         info = dict(db.execute("SELECT key, value FROM lex.lexical_info"))
         if info.get("format") not in READABLE_FORMATS:
             return (f"the lexical index has format {info.get('format')!r}, this version of Kavosh reads "
                     f"{' and '.join(READABLE_FORMATS)}; rebuild the index")
         fields = (TOKENS, STEMS) if has_stems(db) else (TOKENS,)
-        rows = {field.table: db.execute(f"SELECT count(*) FROM lex.{field.table}").fetchone()[0] for field in fields}
+        rows = {field.table: [db.execute(f"SELECT count(*) FROM {schema}.{field.table}_docsize").fetchone()[0]
+                              for schema in ("lex", *segments)] for field in fields}
     except sqlite3.DatabaseError as exc:
         return f"the lexical index is damaged ({exc})"
     removed = int(info.get("removed", 0))  # rows of dead passages an update deleted (index.append)
-    for table, count in rows.items():
-        if count + removed != passages or info.get("passages") != str(count):
+    for table, counts in rows.items():
+        if sum(counts) + removed != passages or info.get("passages") != str(counts[0]):
             deleted = f" and {removed} deleted" if removed else ""
-            return f"the lexical table {table} holds {count} passages{deleted}, the version has {passages}"
+            return f"the lexical table {table} holds {sum(counts)} passages{deleted}, the version has {passages}"
     return None
 
 

@@ -11,6 +11,11 @@ from index.filter import Filter
 # and a long query of common words would otherwise read most of the index. Past the cap the terms with
 # the highest IDF (the rarest, which carry the query) are kept.
 MAX_QUERY_TERMS = 32
+# Where KAVOSH_LEXICAL=auto reads tantivy instead of FTS5 (search.backends.lexical_engine), and where an appending
+# update writes a segment instead of copying the databases (index.segments): FTS5 scores every passage holding a
+# query term, tantivy skips what cannot reach the top. Below this FTS5 costs a few milliseconds, and it is the
+# engine the ranking's defaults were chosen with (docs/benchmarks.md, "Lexical search at scale").
+TANTIVY_FROM = 20_000
 
 
 @dataclass

@@ -29,9 +29,9 @@ from index.store import (
     require_model,
     write_version,
 )
-from index.append import append_version, merge_reason, next_tombstones
+from index.append import append_version, merge_reason, next_tombstones, writes_segments
 from index.changes import UpdateResult
-from index.rewrite import Embedded, Rewrite, articles_by_id, stored_hashes
+from index.rewrite import Embedded, Rewrite, articles_by_id, stored_hashes, stored_order
 from index.rows import Walk
 from index.vectors.base import VectorBlocks
 from settings import Settings
@@ -190,8 +190,8 @@ def update_index(
     live = live or open_index(index_dir)
     require_model(live, embedder.name)
     chunking = Chunking(**live.manifest.get("chunking", {}))
-    stored = stored_hashes(live)
     incoming = {article.id: article for article in upserts}
+    stored = stored_hashes(live, [*incoming, *deletions])
     unknown = [article_id for article_id in deletions if article_id not in stored and article_id not in incoming]
     for article_id in unknown:
         log.warning("cannot delete %s: no such article in the index", article_id)
@@ -211,16 +211,13 @@ def update_index(
             to_embed.append(article)
         else:
             (unchanged if old == replace(article, source=old.source) else metadata_only).append(article.id)
-    # stored articles stay where they are, even when updated; new ones go to the end, in the order given
-    gone = set(deleted)
-    order = [article_id for article_id in stored if article_id not in gone] + [a for a in incoming if a not in stored]
+    if live.live_articles - len(deleted) + len(added) == 0:
+        raise ValueError("the update would leave the index empty; the live index is unchanged")
 
     cut = cut_articles(to_embed, embedder, chunking)
     crash_point("before-embedding")
     new_vectors, new_sentence_vectors = embedder.embed_passages(cut.texts, cut.ranges, progress)
     crash_point("after-embedding")
-    if not order:
-        raise ValueError("the update would leave the index empty; the live index is unchanged")
     embedded = _by_article(to_embed, cut.passages, new_vectors, new_sentence_vectors)
     build_info = {**_build_info(chunking, embedder), "lineage": live.lineage}
     tombstones = next_tombstones(live, incoming, embedded, deleted)
@@ -230,10 +227,15 @@ def update_index(
         return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
                             "nothing written: nothing changed")
     if reason is None:
+        written = ("appended as a segment beside the live version's linked files" if writes_segments(live)
+                   else "appended to a copy of the live version")
         version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, tombstones, build_info)
         return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
-                            len(cut.passages), live_passages - len(cut.passages), "appended to a copy of the live version")
+                            len(cut.passages), live_passages - len(cut.passages), written)
     log.info("merging (writing every passage again, without dead ones): %s", reason)
+    # stored articles stay where they are, even when updated; new ones go to the end, in the order given
+    gone = set(deleted)
+    order = [aid for aid in stored_order(live) if aid not in gone] + [aid for aid in incoming if aid not in stored]
     rewrite = Rewrite(live, order, incoming, embedded)
     version = write_version(index_dir, rewrite.articles(), rewrite.passage_rows(),
                             VectorBlocks(rewrite.passages, embedder.dimension, rewrite.vector_blocks),

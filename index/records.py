@@ -97,6 +97,7 @@ def write_database(path: Path, articles: Rows[Article], passages: Rows[Passage],
 
 ARTICLE_FIELDS = "id, title, text, link, cat, subcat, tags, date, lang, source"
 """The columns an :class:`Article` is read back from, in :func:`article_from_row`'s order."""
+ARTICLE_COLUMNS = ARTICLE_FIELDS + ", content_hash, duplicate_of, text_key"  # every column of the table, in order
 
 
 def article_from_row(row: Sequence[Any]) -> Article:

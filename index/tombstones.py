@@ -109,5 +109,5 @@ class Tombstones:
 
 def _passages_of(db: sqlite3.Connection, article_ids: Sequence[str]) -> np.ndarray:
     """The ids of every passage the version ``db`` reads holds for these articles."""
-    return np.array([row[0] for row in rows_for(db, "SELECT id FROM main.passages WHERE article_id IN", article_ids)],
+    return np.array([row[0] for row in rows_for(db, "SELECT id FROM passages WHERE article_id IN", article_ids)],
                     dtype=np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 from index.errors import IndexDamaged, IndexMissing, ModelMismatch
 from index.layout import DATABASE, FORMAT_VERSION, LEXICAL, MANIFEST, SENTENCES, live_path, sha256
 from index.lexical import check_lexical
+from index.segments import connect_version, row_counts, segment_files, segment_schemas
 from index.sentence_parts import SentenceVectors, sentence_files
 from index.tantivy_lexical import check_tantivy, tantivy_files
 from index.tombstones import TOMBSTONES, Tombstones
@@ -70,10 +71,10 @@ class IndexVersion:
             self._vectors = other._vectors
 
     def connect(self) -> sqlite3.Connection:
-        """A new read-only connection (one per thread), with the lexical index attached as ``lex``."""
-        db = sqlite3.connect(f"file:{self.path / DATABASE}?mode=ro", uri=True, check_same_thread=False)
+        """A new read-only connection (one per thread), with the lexical index attached as ``lex`` and the
+        version's segments read as one with them (:mod:`index.segments`)."""
+        db = connect_version(self.path, segment_files(self.manifest))
         db.row_factory = sqlite3.Row
-        db.execute("ATTACH DATABASE ? AS lex", (f"file:{self.path / LEXICAL}?mode=ro",))
         return db
 
     def close(self) -> None:
@@ -104,7 +105,8 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
         vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
     except ValueError as exc:
         raise IndexDamaged(f"{path}: {exc}; rebuild the index") from None
-    unlisted = [name for name in (DATABASE, *vector_files(manifest), LEXICAL, *sentence_files(manifest))
+    unlisted = [name for name in (DATABASE, *vector_files(manifest), LEXICAL, *sentence_files(manifest),
+                                  *segment_files(manifest))
                 if name not in manifest.get("files", {})]
     if unlisted:
         raise IndexDamaged(f"{path}: the manifest does not list {', '.join(unlisted)}; rebuild the index")
@@ -120,10 +122,8 @@ def open_version(path: Path, verify_checksums: bool = False, load_vectors: bool 
     try:
         db = version.connect()
         try:
-            articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-            passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
-            lexical_problem = check_lexical(db, passages)
-            sentences = db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+            articles, passages, sentences = row_counts(db, len(segment_files(manifest)))
+            lexical_problem = check_lexical(db, passages, segment_schemas(len(segment_files(manifest))))
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:

@@ -1,6 +1,7 @@
 """Where the engine searches an index version: the version's own files (default) or its Milvus collection."""
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -8,15 +9,14 @@ from typing import Protocol
 
 from index.filter_index import FilterIndex
 from index.fts import FtsLexicalIndex, stem_index
-from index.lexical_search import LexicalSearch
+from index.lexical_search import TANTIVY_FROM, LexicalSearch
+from index.segments import segment_files
 from index.store import IndexDamaged, IndexUnavailable, IndexVersion
 from index.tantivy_lexical import STEMS, TANTIVY, WORDS, TantivyIndex, tantivy_files
 from settings import Settings
 
-# Where KAVOSH_LEXICAL=auto reads tantivy instead of FTS5: FTS5 scores every passage holding a query term, tantivy
-# skips what cannot reach the top. Below this FTS5 costs a few milliseconds, and it is the engine the ranking's
-# defaults were chosen with (docs/benchmarks.md, "Lexical search at scale").
-TANTIVY_FROM = 20_000
+log = logging.getLogger(__name__)
+
 
 
 class Backend(Protocol):
@@ -40,11 +40,18 @@ class Backend(Protocol):
 
 def lexical_engine(setting: str, version: IndexVersion) -> str:
     """The local engine ``KAVOSH_LEXICAL`` picks for ``version``: ``auto`` is tantivy above :data:`TANTIVY_FROM`
-    passages where the version has its tantivy index (versions written before it have not), else FTS5."""
+    passages where the version has its tantivy index (versions written before it have not), else FTS5. A
+    version with segments (:mod:`index.segments`) is searched by tantivy whatever the setting: its FTS5 tables
+    hold the passages of its last merge only."""
     has_tantivy = bool(tantivy_files(version.manifest))
     if setting == "tantivy" and not has_tantivy:
         raise IndexDamaged(f"{version.path}: KAVOSH_LEXICAL=tantivy, but this index version was written before "
                            "its tantivy index existed; `python -m index.update --rewrite` writes one")
+    if setting in ("auto", "fts5") and segment_files(version.manifest):
+        if setting == "fts5":
+            log.warning("KAVOSH_LEXICAL=fts5, but index version %s has segments that FTS5 does not search: "
+                        "searching it with tantivy (`python -m index.update --rewrite` merges them)", version.path.name)
+        return "tantivy"
     if setting == "auto":
         return "tantivy" if has_tantivy and int(version.manifest["passages"]) > TANTIVY_FROM else "fts5"
     return setting

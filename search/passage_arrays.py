@@ -67,7 +67,7 @@ class PassageArrays:
     def scripts(self) -> np.ndarray:
         """The dominant script of each passage (from the lexical index)."""
         script_of = np.empty(self.passages, dtype=object)
-        for rowid, kind in self._rows("SELECT rowid, script FROM lex.lexical"):
+        for rowid, kind in self._rows("SELECT id, c1 FROM lexical_content"):
             script_of[rowid] = kind
         return script_of
 

@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from index.articles import read_articles
 from index.layout import STAGING
-from index.pipeline import build_index
+from index import append
+from index.pipeline import build_index, update_index
 from index.store import index_lock, open_index, open_version, remove_leftovers, stored_articles
 from search.engine import SearchEngine
 
@@ -170,11 +172,20 @@ def test_killed_rebuild_resumes_from_its_finished_shards(live_index: Path, sourc
     assert leftovers(index_dir) == []
 
 
-@pytest.mark.parametrize("point", ["database-written", "tantivy-written", "vectors-written", "sentences-written", "manifest-written",
-                                   "verified", "renamed", "link-made", "switched"])
-def test_killed_appending_update_leaves_a_live_index(sample_index: Path, tmp_path: Path, embedder, point: str) -> None:
+@pytest.mark.parametrize("point, segmented", [
+    *((point, False) for point in ["database-written", "tantivy-written", "vectors-written", "sentences-written",
+                                   "manifest-written", "verified", "renamed", "link-made", "switched"]),
+    *((point, True) for point in ["database-written", "tantivy-written", "manifest-written", "switched"])])
+def test_killed_appending_update_leaves_a_live_index(sample_index: Path, tmp_path: Path, embedder, point: str,
+                                                     segmented: bool, monkeypatch) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(sample_index, index_dir, symlinks=True)
+    if segmented:  # a live version with a segment: every update of it writes another (index.segments)
+        monkeypatch.setattr(append, "SEGMENTS_FROM", 0)
+        edited = read_articles([SAMPLE])[1]
+        with index_lock(index_dir):
+            update_index(index_dir, embedder, [replace(edited, title=edited.title + " (به‌روز)")], [])
+        assert len(open_index(index_dir).manifest["segments"]) == 1
     before = open_index(index_dir)
     ids = set(stored_articles(before))
     changed = json.loads(SAMPLE.read_text(encoding="utf-8").splitlines()[0])
@@ -193,4 +204,5 @@ def test_killed_appending_update_leaves_a_live_index(sample_index: Path, tmp_pat
     assert run(["index.update", str(source), "--index", str(index_dir)]).returncode == 0
     after = open_index(index_dir)
     assert leftovers(index_dir) == [] and "appended" in after.manifest and len(after.tombstones.passages) > 0
+    assert len(after.manifest.get("segments", [])) == (2 if segmented else 0)
     assert_live_and_answering(index_dir, embedder, ids | {"fresh-1"})

@@ -60,8 +60,8 @@ def lexical_rows(index_dir: Path) -> dict[tuple, tuple]:
     with closing(version.connect()) as db:
         return {(article_id, position): (tokens, script, stems)
                 for passage_id, article_id, position, tokens, script, stems in db.execute(
-                    "SELECT p.id, p.article_id, p.position, l.tokens, l.script, s.stems FROM passages p "
-                    "JOIN lex.lexical l ON l.rowid = p.id JOIN lex.lexical_stems s ON s.rowid = p.id")
+                    "SELECT p.id, p.article_id, p.position, l.c0, l.c1, s.c0 FROM passages p "
+                    "JOIN lexical_content l ON l.id = p.id JOIN lexical_stems_content s ON s.id = p.id")
                 if passage_id not in version.tombstones.passage_set}
 
 
@@ -96,12 +96,15 @@ def edited(article: Article) -> Article:
     return replace(article, text=article.text + "\n\nاین بند تازه به خبر افزوده شد.")
 
 
-@pytest.mark.parametrize("seed, writes", [(1, "either"), (2, "either"), (3, "either"), (4, "append"), (5, "merge")])
+@pytest.mark.parametrize("seed, writes", [(1, "either"), (2, "either"), (3, "either"), (4, "append"), (5, "merge"),
+                                         (6, "segments")])
 def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder, sample_articles, seed: int,
                                                        writes: str, monkeypatch) -> None:
     monkeypatch.setattr(rewrite, "BLOCK_ARTICLES", seed % 3 + 1)  # the live version is read back in blocks of 1-3 articles
+    if writes == "segments":  # appends write segments (index.segments) at any size
+        monkeypatch.setattr(append, "SEGMENTS_FROM", 0)
     if writes != "either":  # else each update appends or merges as the shares of dead and appended passages say
-        share = 1.0 if writes == "append" else 0.0
+        share = 0.0 if writes == "merge" else 1.0
         monkeypatch.setattr(append, "MERGE_DELETED_SHARE", share)
         monkeypatch.setattr(append, "MERGE_APPENDED_SHARE", share)
     merges = []
@@ -136,6 +139,7 @@ def test_any_sequence_of_updates_equals_a_full_rebuild(tmp_path: Path, embedder,
         assert set(result.metadata_only) <= {a.id for a in recategorized}
     if writes != "either":
         assert merges == [writes == "merge"] * 4
+    assert len(open_index(live_dir).manifest.get("segments", [])) == (4 if writes == "segments" else 0)
     rebuilt_dir = tmp_path / "rebuilt"
     with index_lock(rebuilt_dir):
         build_index(list(expected.values()), rebuilt_dir, embedder)

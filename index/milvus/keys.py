@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: What a row's key is made of, as SQL over ``main.passages p JOIN main.articles a``, in :func:`row_key`'s order
+#: What a row's key is made of, as SQL over ``passages p JOIN articles a``, in :func:`row_key`'s order
 KEY_COLUMNS = "a.id, a.content_hash, p.position, a.cat, coalesce(a.date, '')"
 KEY_BITS = 63  # Milvus primary keys are signed 64-bit integers
 
@@ -40,8 +40,8 @@ class PassageKeys:
         """The keys of every live passage of the version ``db`` is connected to (read once per version); ``dead``:
         its tombstoned passages (index.tombstones), left out: a re-embedded article's old passage has the key
         of its new one at the same position, which Milvus holds."""
-        rows = [row for row in db.execute(f"SELECT p.id, {KEY_COLUMNS} FROM main.passages p "
-                                          "JOIN main.articles a ON a.id = p.article_id ORDER BY p.id")
+        rows = [row for row in db.execute(f"SELECT p.id, {KEY_COLUMNS} FROM passages p "
+                                          "JOIN articles a ON a.id = p.article_id ORDER BY p.id")
                 if row[0] not in dead]
         return cls.of(np.array([row[0] for row in rows], dtype=np.int64),
                       np.array([row_key(*row[1:]) for row in rows], dtype=np.int64))

@@ -130,8 +130,8 @@ def _rows(version: IndexVersion) -> list[tuple]:
     live, parameters = version.tombstones.excluded("a.id")
     db = version.connect()
     try:
-        rows = db.execute(f"SELECT p.id, {KEY_COLUMNS}, l.tokens FROM main.passages p "
-                          "JOIN main.articles a ON a.id = p.article_id JOIN lex.lexical l ON l.rowid = p.id "
+        rows = db.execute(f"SELECT p.id, {KEY_COLUMNS}, l.c0 FROM passages p "
+                          "JOIN articles a ON a.id = p.article_id JOIN lexical_content l ON l.id = p.id "
                           f"WHERE 1{live} ORDER BY p.id", parameters).fetchall()
     finally:
         db.close()
