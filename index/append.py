@@ -188,7 +188,7 @@ def _write_records(live: IndexVersion, tmp: Path, version_id: str, incoming: dic
         with closing(sqlite3.connect(tmp / name)) as created:
             created.executescript(RECORDS_SCHEMA + "".join(f"{statement};\n" for statement in GROUP_INDEXES) + LEXICAL_TABLES)
         db = connect_version(tmp, segments, writable=name)
-        target, lexical_target, written = "new", "new", [tmp / name]
+        target, written = "new", [tmp / name]
     else:
         folded, linked = [], []
         for name in (DATABASE, LEXICAL):
@@ -197,17 +197,17 @@ def _write_records(live: IndexVersion, tmp: Path, version_id: str, incoming: dic
         db.execute("ATTACH DATABASE ? AS lex", [str(tmp / LEXICAL)])
         for statement in GROUP_INDEXES:
             db.execute(statement)
-        target, lexical_target, written = "main", "lex", [tmp / DATABASE, tmp / LEXICAL]
+        target, written = "main", [tmp / DATABASE, tmp / LEXICAL]
     try:
-        folded = _attach_folded(db, live.path, folded)
+        folded_schemas = _attach_folded(db, live.path, folded)
         db.execute("BEGIN")
-        _fold(db, folded)
+        _fold(db, folded_schemas)
         articles = _write_articles(db, target, incoming, live.tombstones.articles, live.manifest["articles"])
         _regroup(db, target, list(incoming), deleted, tombstones.articles)
         _write_passages(db, target, passages, first, first_sentence)
         texts = (f"{incoming[p.article_id].title}\n{p.text}" for p in passages)
         if segmented:  # the base's FTS5 rows stay as they are; a segmented version is searched by tantivy
-            insert_rows(db, lexical_target, texts, first)
+            insert_rows(db, "new", texts, first)
         else:
             append_lexical(db, texts, first, tombstones.passages)
         db.execute("COMMIT")

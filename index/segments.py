@@ -60,24 +60,22 @@ def connect_version(folder: Path, segments: Sequence[str], writable: str | None 
     return db
 
 
-def attach_segments(db: sqlite3.Connection, folder: Path, names: Sequence[str], writable: str | None = None) -> list[str]:
+def segment_schemas(count: int) -> list[str]:
+    """The schema names :func:`attach_segments` gives a version's ``count`` segments, oldest first."""
+    return [f"s{n}" for n in range(count)]
+
+
+def attach_segments(db: sqlite3.Connection, folder: Path, names: Sequence[str], writable: str | None = None) -> None:
     """Attach the segments ``names`` of the version in ``folder`` (read-only) to ``db``, which has the base
-    database as ``main`` and the lexical one as ``lex``, and the segment ``writable`` (being written, last) when
-    given; then create the views that read them all as one. Returns the schemas attached, oldest first."""
-    schemas = []
-    for n, name in enumerate(names):
-        db.execute(f"ATTACH DATABASE ? AS s{n}", (f"file:{folder / name}?mode=ro",))
-        schemas.append(f"s{n}")
+    database as ``main`` and the lexical one as ``lex``, and the segment ``writable`` (being written, last) as
+    ``new`` when given; then create the views that read them all as one."""
+    schemas = segment_schemas(len(names))
+    for schema, name in zip(schemas, names):
+        db.execute(f"ATTACH DATABASE ? AS {schema}", (f"file:{folder / name}?mode=ro",))
     if writable is not None:
         db.execute("ATTACH DATABASE ? AS new", (f"file:{folder / writable}",))
         schemas.append("new")
     create_views(db, schemas)
-    return schemas
-
-
-def segment_schemas(count: int) -> list[str]:
-    """The schema names :func:`attach_segments` gives a version's ``count`` segments, oldest first."""
-    return [f"s{n}" for n in range(count)]
 
 
 def row_counts(db: sqlite3.Connection, count: int) -> tuple[int, int, int]:
@@ -96,10 +94,9 @@ def row_counts(db: sqlite3.Connection, count: int) -> tuple[int, int, int]:
 def create_views(db: sqlite3.Connection, segments: Sequence[str]) -> None:
     """TEMP views named as the tables they shadow, reading the base database and the ``segments`` (schema names,
     oldest first); none where there are no segments."""
+    if not segments:
+        return
     for table, (base, columns) in VIEWS.items():
-        db.execute(f"DROP VIEW IF EXISTS temp.{table}")
-        if not segments:
-            continue
         if table == "articles":  # the newest row of each article
             newest_first = [*reversed(segments), base]
             parts = [f"SELECT {columns} FROM {schema}.{table}" +
