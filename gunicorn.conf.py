@@ -33,15 +33,18 @@ torch_threads = _settings.torch_threads
 
 
 def pre_fork(server, worker):
-    """Read the engine's per-passage arrays in the master (once: they are cached), so every worker shares
-    them; then move everything the master loaded (model, index, hazm's word lists) out of the garbage
-    collector's sight: a full collection over them stalls a request and unshares the workers' pages
-    (docs/design.md)."""
+    """Read the engine's per-passage arrays and the keyboard-layout check's Persian word list in the master
+    (once: both are cached), so every worker shares them and no worker's first query builds them (the word
+    list took 0.5-1 s of each worker's first search: docs/benchmarks.md); then move everything the master
+    loaded (model, index, hazm's word lists) out of the garbage collector's sight: a full collection over them
+    stalls a request and unshares the workers' pages (docs/design.md)."""
+    from search.layout import persian_words
     from web.holder import engine_holder
 
     engine = engine_holder(server.app.wsgi()).engine
     if engine is not None:
         engine.arrays.read_all()
+    persian_words()
     gc.freeze()
 
 

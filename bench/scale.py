@@ -19,12 +19,14 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from cut_model import cut_model  # noqa: E402
 from load_web import free_port, load_queries, memory, percentile, start_gunicorn, variant, wait_ready  # noqa: E402
-from synthetic import LINK, write_archive  # noqa: E402
+from synthetic import write_archive  # noqa: E402
 
 PASSAGES_PER_ARTICLE = 3.58  # measured on the 2,538-article synthetic archive (9,083 passages)
 MODEL_LABEL = "1-layer model"
@@ -167,13 +169,15 @@ def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) ->
     write_archive(new, count, data, seed + 1, first=articles + 1_000_000)  # links no article of the archive has
     env = {**os.environ, "KAVOSH_MODEL": str(model)}
     figures = {"articles": count, "folder_mib_before": folder_mib(work)}
-    steps = (("add", [str(new)]), ("delete", ["--delete", *(LINK.format(n) for n in range(count))]))
+    steps = (("add", [str(new)]), ("delete", ["--delete", *first_articles(work, count)]))
     for step, arguments in steps:
         started = time.perf_counter()
         run = _run_measured("index.update", [*arguments, "--index", str(work), "--quiet"], env)
         wall = time.perf_counter() - started
         if run.returncode != 0:
             raise SystemExit(f"the update ({step}) failed ({run.returncode}):\n{run.stderr[-3000:]}")
+        if "cannot delete" in run.stderr:  # a deletion of ids the index lacks measures nothing
+            raise SystemExit(f"the update ({step}) did not find articles to delete:\n{run.stderr[-3000:]}")
         embedded = re.search(r"passages embedded (\d+)", run.stdout)
         written = re.search(r"live index: .* \((.*)\)$", run.stdout, re.MULTILINE)
         figures[step] = {"wall_s": round(wall, 1), "peak_rss_mib": round(run.peak_rss / 2**20, 1),
@@ -183,6 +187,13 @@ def update_costs(built: Path, model: Path, data: Path, seed: int, count: int) ->
                          "folder_mib_after": folder_mib(work)}
     shutil.rmtree(work)
     return figures
+
+
+def first_articles(index_dir: Path, count: int) -> list[str]:
+    """The ids of the index's first ``count`` articles: what the update step deletes (a replicated archive's ids
+    are not the generated archive's links, bench/replicate.py)."""
+    with closing(sqlite3.connect(f"file:{(index_dir / 'current').resolve() / 'index.sqlite'}?mode=ro", uri=True)) as db:
+        return [aid for (aid,) in db.execute("SELECT id FROM articles ORDER BY rowid LIMIT ?", [count])]
 
 
 def new_files_mib(version: Path) -> float:
