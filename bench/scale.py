@@ -203,8 +203,11 @@ def new_files_mib(version: Path) -> float:
 
 
 def folder_mib(path: Path) -> float:
-    """Everything under ``path``, in MiB (old versions and checkpoints too)."""
-    return round(sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink()) / 2**20, 1)
+    """Everything under ``path``, in MiB (old versions and checkpoints too), a file hard-linked into several
+    versions counted once."""
+    files = {(stat.st_dev, stat.st_ino): stat.st_size for stat in
+             (file.stat() for file in path.rglob("*") if file.is_file() and not file.is_symlink())}
+    return round(sum(files.values()) / 2**20, 1)
 
 
 def disk_usage(index_dir: Path) -> dict:
