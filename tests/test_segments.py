@@ -10,44 +10,23 @@ from pathlib import Path
 import pytest
 
 from index import append, segments
-from index.articles import Article, read_articles
 from index.changes import delete_articles
 from index.info import describe
-from index.pipeline import build_index, update_index
+from index.pipeline import update_index
 from index.store import IndexDamaged, index_lock, open_index, open_version, stored_articles
 from index.tantivy_lexical import ROWS
 from search.backends import LocalBackend, lexical_engine
 from search.engine import SearchEngine
+from tests.test_append_update import articles, base, updated_copy  # noqa: F401 (fixtures)
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"
 QUERIES = [("آلودگی هوا در تهران", {}), ("oil exports", {}), ("نمایشگاه کتاب", {"method": "lexical"}),
            ("قیمت نفت", {"method": "dense"}), ("تهران", {"category": "economy"}),
            ("خبر", {"date_from": "2020-01-01"}), ("ایران", {"method": "lexical", "category": "politics"})]
 
 
-@pytest.fixture(scope="module")
-def articles() -> list[Article]:
-    return read_articles([SAMPLE])
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory, embedder, articles) -> Path:
-    index_dir = tmp_path_factory.mktemp("segments-base")
-    with index_lock(index_dir):
-        build_index(articles[:16], index_dir, embedder)
-    return index_dir
-
-
 @pytest.fixture(autouse=True)
 def segments_at_any_size(monkeypatch) -> None:
     monkeypatch.setattr(append, "SEGMENTS_FROM", 0)
-
-
-def updated_copy(base: Path, target: Path, embedder, upserts, deletions, merge: bool = False) -> Path:
-    shutil.copytree(base, target, symlinks=True)
-    with index_lock(target):
-        update_index(target, embedder, upserts, deletions, merge=merge)
-    return target
 
 
 def answers(index_dir: Path, embedder) -> list[list[tuple]]:
