@@ -40,7 +40,7 @@ def base(tmp_path_factory, embedder, articles) -> Path:
     return index_dir
 
 
-def updated_copy(base: Path, target: Path, embedder, upserts, deletions, merge: bool) -> Path:
+def updated_copy(base: Path, target: Path, embedder, upserts, deletions, merge: bool = False) -> Path:
     shutil.copytree(base, target, symlinks=True)
     with index_lock(target):
         update_index(target, embedder, upserts, deletions, merge=merge)
