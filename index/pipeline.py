@@ -143,7 +143,7 @@ def build_index(
     writing = time.perf_counter()
     passages, vectors, sentence_vectors = _assemble(checkpoint, shard, sizes)
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,
-                            vector_index)
+                            vector_index, progress=progress)
     checkpoint.remove()
     return BuildResult(version, len(articles), len(passages), chunk_seconds, embed_seconds,
                        time.perf_counter() - writing)
@@ -241,7 +241,7 @@ def update_index(
                             VectorBlocks(rewrite.passages, embedder.dimension, rewrite.vector_blocks),
                             VectorBlocks(rewrite.sentences, embedder.dimension, rewrite.sentence_vector_blocks),
                             embedder.name, build_info, vector_index,
-                            rewrite.lexical(), rewrite.text_keys())
+                            rewrite.lexical(), rewrite.text_keys(), progress=progress)
     return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                         len(cut.passages), rewrite.passages - len(cut.passages), f"merged: {reason}")
 

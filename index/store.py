@@ -12,11 +12,13 @@ import logging
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
+from tqdm import tqdm
 
 from index.articles import Article
 from index.durable import durable_file, fsync_dir, fsync_file, write_durably
@@ -55,6 +57,7 @@ def write_version(
     vector_index: str = AUTO,
     lexical: Iterable[str | Analyzed] | None = None,
     text_keys: Mapping[str, str] | None = None,
+    progress: bool = False,
 ) -> Path:
     """Write a complete version beside the live one, verify it, then make it live. Call under :func:`index_lock`.
     ``passages`` come in their articles' order; both are read a few times, one by one, so either may be a
@@ -65,7 +68,8 @@ def write_version(
     (:mod:`index.vectors.factory`), or ``auto`` to choose it by size. ``lexical``: what the lexical index
     reads of each passage, in order, when the caller has it (:func:`index.lexical.write_lexical`); by
     default each passage's title and text, analyzed. ``text_keys``: the duplicate keys the caller already
-    knows (:func:`index.records.write_database`)."""
+    knows (:func:`index.records.write_database`). ``progress``: a bar of the stages (minutes each at 10^6
+    passages)."""
     backend = vector_index_class(choose_kind(len(passages), vector_index))
     vectors = vectors if isinstance(vectors, VectorBlocks) else VectorBlocks.of(vectors)
     sentence_vectors = sentence_vectors if isinstance(sentence_vectors, VectorBlocks) else VectorBlocks.of(sentence_vectors)
@@ -74,19 +78,25 @@ def write_version(
     if sum(len(p.sentences) for p in passages) != sentence_vectors.rows:
         raise ValueError(f"{sum(len(p.sentences) for p in passages)} sentences but {sentence_vectors.rows} sentence vectors")
     version_id, tmp = new_version_folder(index_dir)
+    stages = tqdm(total=6, desc="writing the version", unit="stage", disable=not progress)
     try:
         ids = np.arange(len(passages), dtype=np.int64)
-        write_database(tmp / DATABASE, articles, passages, text_keys)
+        with _stage(stages, "the database"):
+            write_database(tmp / DATABASE, articles, passages, text_keys)
         crash_point("database-written")
-        vector_index = backend.build_from(vectors, ids)
-        vector_index.save(tmp)
+        with _stage(stages, f"the {backend.kind} vector index"):
+            vector_index = backend.build_from(vectors, ids)
+            vector_index.save(tmp)
         crash_point("vectors-written")
-        write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages) if lexical is None else lexical)
-        fsync_file(tmp / LEXICAL)
+        with _stage(stages, "FTS5's lexical index"):
+            write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages) if lexical is None else lexical)
+            fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
-        tantivy, _ = write_tantivy(tmp)
+        with _stage(stages, "tantivy's lexical index"):
+            tantivy, _ = write_tantivy(tmp)
         crash_point("tantivy-written")
-        _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
+        with _stage(stages, "the sentence vectors"):
+            _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
         manifest = {
             "format": FORMAT_VERSION,
             "version": version_id,
@@ -103,13 +113,26 @@ def write_version(
         }
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
-        open_version(tmp, verify_checksums=True).close()
+        with _stage(stages, "verifying"):
+            open_version(tmp, verify_checksums=True).close()
         final = make_live(index_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        stages.close()
     log.info("index version %s is live: %d articles, %d passages", version_id, len(articles), len(passages))
     return final
+
+
+@contextmanager
+def _stage(stages: tqdm, name: str) -> Iterator[None]:
+    """One of :func:`write_version`'s stages: named on its bar (and logged, for a log without a terminal),
+    counted when done."""
+    stages.set_postfix_str(name)
+    log.info("writing %s", name)
+    yield
+    stages.update()
 
 
 def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones) -> Path:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from index.articles import read_articles
 from index.layout import STAGING
+from index.pipeline import build_index
 from index.rebuild import main as rebuild_main
 from index.store import index_lock
 from index.update import main as update_main
@@ -76,3 +78,13 @@ def test_a_full_disk_while_staging_ends_the_rebuild_with_a_message(tmp_path: Pat
     assert rebuild_main([str(source), "--index", str(tmp_path / "index"), "--quiet"]) == 1
     assert "error: database or disk is full" in capsys.readouterr().err
     assert not (tmp_path / "index" / STAGING).exists()
+
+
+def test_writing_a_version_shows_its_stages(tmp_path: Path, capsys, embedder) -> None:
+    articles = read_articles([Path(__file__).resolve().parents[1] / "data" / "sample" / "articles.jsonl"])[:2]
+    with index_lock(tmp_path / "index"):
+        build_index(articles, tmp_path / "index", embedder, progress=True)
+    err = capsys.readouterr().err
+    assert "writing the version" in err and "6/6" in err  # every stage counted, the last one finished
+    for stage in ("the database", "vector index", "tantivy's lexical index", "the sentence vectors", "verifying"):
+        assert stage in err
