@@ -29,7 +29,7 @@ from index.faults import crash_point
 from index.layout import DATABASE, LEXICAL, MANIFEST, SENTENCES, file_facts
 from index.lexical import LEXICAL_FORMAT, TABLES as LEXICAL_TABLES, append_lexical, insert_rows, stored_format
 from index.sentence_parts import PARTS, part_name
-from index.records import (ARTICLE_COLUMNS, ARTICLE_FIELDS, GROUP_INDEXES, SCHEMA as RECORDS_SCHEMA, article_from_row,
+from index.records import (ARTICLE_COLUMNS, ARTICLE_FIELDS, GROUP_INDEX_COLUMNS, GROUP_INDEXES, SCHEMA as RECORDS_SCHEMA, article_from_row,
                            content_hash)
 from index.rewrite import Embedded
 from index.segments import MAX_SEGMENTS, SEGMENTS, SEGMENTS_FROM, connect_version, segment_files, segment_name
@@ -83,11 +83,12 @@ def merge_reason(live: IndexVersion, tombstones: Tombstones, new_passages: int, 
 
 
 def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Article], embedded: dict[str, Embedded],
-                   deleted: Sequence[str], tombstones: Tombstones, build_info: dict[str, Any]) -> tuple[Path, int]:
+                   deleted: Sequence[str], tombstones: Tombstones, build_info: dict[str, Any],
+                   segmented: bool) -> tuple[Path, int]:
     """Make live a version that is ``live`` with ``incoming`` articles written (added, or their rows replaced
     in place), the ``embedded`` ones' passages and vectors added, ``deleted`` articles dead, and ``tombstones``
-    (:func:`next_tombstones`). Returns the version's folder and its live passages. Call under ``index_lock``,
-    after :func:`merge_reason` said None."""
+    (:func:`next_tombstones`); ``segmented``: its rows go to a segment (:func:`writes_segments`). Returns the
+    version's folder and its live passages. Call under ``index_lock``, after :func:`merge_reason` said None."""
     first = live.manifest["passages"]
     first_sentence = live.sentence_vectors.shape[0]
     order = [aid for aid in incoming if aid in embedded]  # new passages in the order the articles came
@@ -95,7 +96,7 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
     version_id, tmp = new_version_folder(index_dir)
     try:
         segments, linked, articles = _write_records(live, tmp, version_id, incoming, deleted, tombstones, passages,
-                                                    first, first_sentence)
+                                                    first, first_sentence, segmented)
         crash_point("database-written")
         tantivy, linked_tantivy = _tantivy(live, tmp, first, {aid: incoming[aid] for aid in incoming if aid not in embedded},
                                            segments)
@@ -168,18 +169,17 @@ def writes_segments(live: IndexVersion) -> bool:
         return False
     with closing(live.connect()) as db:
         indexes = {row[1] for row in db.execute("PRAGMA main.index_list(articles)")}
-    return {"articles_by_link", "articles_by_text_key", "articles_by_group"} <= indexes
+    return set(GROUP_INDEX_COLUMNS) <= indexes
 
 
 def _write_records(live: IndexVersion, tmp: Path, version_id: str, incoming: dict[str, Article],
                    deleted: Sequence[str], tombstones: Tombstones, passages: list, first: int,
-                   first_sentence: int) -> tuple[list[str], list[str], int]:
+                   first_sentence: int, segmented: bool) -> tuple[list[str], list[str], int]:
     """Write the version's rows (its articles, passages, sentences and lexical rows) in one SQLite transaction:
     into a new segment, the live version's databases and segments linked (:func:`writes_segments`), else into
     copies of its databases. Returns the version's segments, the files linked from the live version, and the
     articles the version holds."""
     segments = segment_files(live.manifest)
-    segmented = writes_segments(live)
     if segmented:
         folded = segments[1:] if len(segments) >= MAX_SEGMENTS else []
         segments = [name for name in segments if name not in folded]

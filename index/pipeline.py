@@ -227,9 +227,11 @@ def update_index(
         return UpdateResult(live.path, added, replaced, unchanged, metadata_only, deleted, unknown, 0, live.live_passages,
                             "nothing written: nothing changed")
     if reason is None:
-        written = ("appended as a segment beside the live version's linked files" if writes_segments(live)
+        segmented = writes_segments(live)
+        version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, tombstones, build_info,
+                                                segmented)
+        written = ("appended as a segment beside the live version's linked files" if segmented
                    else "appended to a copy of the live version")
-        version, live_passages = append_version(index_dir, live, incoming, embedded, deleted, tombstones, build_info)
         return UpdateResult(version, added, replaced, unchanged, metadata_only, deleted, unknown,
                             len(cut.passages), live_passages - len(cut.passages), written)
     log.info("merging (writing every passage again, without dead ones): %s", reason)

@@ -51,11 +51,10 @@ CREATE INDEX articles_by_date ON articles(date);
 """
 # An update that appends finds the duplicate groups it changes by these (index.append); it makes them in a version
 # written before them.
-GROUP_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS articles_by_link ON articles(link)",
-    "CREATE INDEX IF NOT EXISTS articles_by_text_key ON articles(text_key)",
-    "CREATE INDEX IF NOT EXISTS articles_by_group ON articles(duplicate_of)",
-)
+GROUP_INDEX_COLUMNS = {  # each index by name, and the column it indexes
+    "articles_by_link": "link", "articles_by_text_key": "text_key", "articles_by_group": "duplicate_of"}
+GROUP_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {name} ON articles({column})"
+                      for name, column in GROUP_INDEX_COLUMNS.items())
 
 
 def content_hash(article: Article) -> str:
