@@ -190,8 +190,10 @@ def now() -> str:
 
 
 def new_version_folder(index_dir: Path) -> tuple[str, Path]:
-    """A new version id and the folder it is written in, beside the live one (``versions/.tmp-<id>``)."""
-    version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    """A new version id and the folder it is written in, beside the live one (``versions/.tmp-<id>``). Ids
+    sort in the order versions are made, to the microsecond: :func:`index.layout.remove_leftovers` keeps the
+    last two by name (with whole seconds, two versions made in one second sorted by their random suffix)."""
+    version_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     tmp = versions / f".tmp-{version_id}"

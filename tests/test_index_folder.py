@@ -169,3 +169,17 @@ def test_vectors_are_written_block_by_block_and_counted(tmp_path: Path) -> None:
             store.write_version(tmp_path, articles, passages, vectors, VectorBlocks(3, 4, lambda: wrong), "test-model", {})
         assert (tmp_path / "current").resolve() == first
         assert [path.name for path in (tmp_path / "versions").iterdir()] == [first.name]
+
+
+def test_versions_written_within_a_second_keep_the_live_one_and_the_one_before(tmp_path: Path) -> None:
+    """The old versions removed are the oldest by when they were made, however quickly versions follow."""
+    articles = [Article("a", "عنوان", "جمله نخست.")]
+    passages = [Passage("a", 0, 0, 10, articles[0].text, ((0, 10),))]
+    made = []
+    for n in range(6):  # well within a second: with ids of whole seconds, their order was the random suffix's
+        with index_lock(tmp_path):
+            made.append(store.write_version(tmp_path, articles, passages, np.eye(1, 4, n % 4, dtype=np.float32),
+                                            np.ones((1, 4), dtype=np.float32), "test-model", {}))
+    assert sorted(path.name for path in made) == [path.name for path in made]
+    assert sorted(path.name for path in (tmp_path / "versions").iterdir()) == [made[-2].name, made[-1].name]
+    assert (tmp_path / "current").resolve() == made[-1]
