@@ -59,9 +59,10 @@ class IVFIndex(VectorIndex):
     kind = "ivf"
     files = (VECTORS_IVF,)
 
-    def __init__(self, index: faiss.IndexIVF, path: Path | None = None) -> None:
+    def __init__(self, index: faiss.IndexIVF, path: Path | None = None, part: bool = False) -> None:
         self._index = index
         self._path = path  # the mapped file, while the lists are still the read-only mapping of it
+        self._part = part  # a part of a version's vectors (:meth:`empty_like`): saved without the centroids
         _map_ids(self._index)
 
     @classmethod
@@ -91,21 +92,31 @@ class IVFIndex(VectorIndex):
             raise VectorIndexError(f"{name} cannot be read ({str(exc).splitlines()[0]})") from None
         if not _is_ivf(index):
             raise VectorIndexError(f"{name} is not an inner-product IVF index of float16 or float32 vectors")
+        part = _has_no_centroids(index)
+        if part and getattr(index, "by_residual", False):
+            raise VectorIndexError(f"{name} holds residuals from centroids it does not hold")
         if _mapped_end(index) > path.stat().st_size:  # reading a list past the end would crash the process
             raise VectorIndexError(f"{name} is shorter than its lists (truncated?)")
-        return cls(index, path)
+        return cls(index, path, part)
 
     def save(self, folder: Path, name: str | None = None) -> None:
-        faiss.write_index(self._index, str(folder / (name or VECTORS_IVF)))
+        """Write the index; a part (:meth:`empty_like`) without its copy of the centroids, which it never reads."""
+        written = _without_centroids(self._index) if self._part and not _has_no_centroids(self._index) else self._index
+        faiss.write_index(written, str(folder / (name or VECTORS_IVF)))
         fsync_file(folder / (name or VECTORS_IVF))
 
     def empty_like(self) -> "IVFIndex":
-        """The same centroids (copied: a few hundred kB) and probes, no vectors: a part whose clusters are
-        this index's, so probing the same clusters of both finds what one index of both would find."""
-        index = _empty(faiss.clone_index(self._index.quantizer), self.dimension, self._index.nlist,
-                       float16=isinstance(self._index, faiss.IndexIVFScalarQuantizer))
+        """A part whose clusters are this index's, so probing the same clusters of both finds what one index
+        of both would find. It holds its vectors whole, not as residuals from their centroids: then reading
+        it needs no centroids, and its file holds none (they were 6 of an update's 9 MiB at 10^6 passages,
+        docs/benchmarks.md, "Parts without centroids"). The centroids are copied here only to assign the
+        vectors added to it; its clusters are probed through this index (:meth:`probe`)."""
+        float16 = isinstance(self._index, faiss.IndexIVFScalarQuantizer)
+        index = _empty(faiss.clone_index(self._index.quantizer), self.dimension, self._index.nlist, float16)
+        if float16:
+            index.by_residual = False
         index.nprobe = self._index.nprobe
-        return IVFIndex(index)
+        return IVFIndex(index, part=True)
 
     @property
     def parameters(self) -> dict[str, int]:
@@ -127,6 +138,8 @@ class IVFIndex(VectorIndex):
 
     def probe(self, queries: np.ndarray, k: int, allowed: Allowed | None, population: int) -> "Probes":
         """The clusters a search for ``k`` hits among ``population`` vectors probes (see :meth:`search`)."""
+        if _has_no_centroids(self._index):
+            raise VectorIndexError("a part of a version's vectors holds no centroids: it is probed through the first index")
         nlist = self._index.nlist
         nprobe = max(self._index.nprobe, math.ceil(CANDIDATES_PER_HIT * k * nlist / max(1, population)))
         if allowed is not None and len(allowed.ids):
@@ -211,6 +224,25 @@ def _empty(quantizer: faiss.Index, dimension: int, nlist: int, float16: bool) ->
         index.is_trained = quantizer.is_trained  # float16 has nothing to learn: trained where the centroids are
         return index
     return faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+
+
+def _without_centroids(index: faiss.IndexIVF) -> faiss.IndexIVF:
+    """``index``'s lists (borrowed, not copied) over a stand-in quantizer holding no centroids, to be written
+    as a part: its vectors are stored whole (``by_residual`` off, or IVF-Flat), so nothing reads the centroids."""
+    float16 = isinstance(index, faiss.IndexIVFScalarQuantizer)
+    written = _empty(faiss.IndexFlatIP(index.d), index.d, index.nlist, float16)
+    if float16:
+        written.by_residual = False
+    written.is_trained = True
+    written.nprobe = index.nprobe
+    written.replace_invlists(index.invlists, False)
+    written.ntotal = index.ntotal
+    return written
+
+
+def _has_no_centroids(index: faiss.IndexIVF) -> bool:
+    """Whether ``index`` is a part written by :func:`_without_centroids`."""
+    return index.quantizer.ntotal == 0 and index.nlist > 0
 
 
 def _is_ivf(index: faiss.Index) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.vectors.base import Allowed, VectorIndex, VectorSearch
+from index.vectors.base import Allowed, VectorIndex, VectorIndexError, VectorSearch
 from index.vectors.factory import DEFAULT_KIND, vector_index_class
 
 VECTOR_PARTS = "vector_parts"  # the manifest's list of appended parts: {"file": name, "first": passage id}
@@ -43,8 +43,11 @@ def read_vectors(folder: Path, manifest: dict[str, Any]) -> VectorSearch:
     parts = manifest.get(VECTOR_PARTS, [])
     if not parts:
         return first
-    return VectorParts([first, *(backend.load(folder, part["file"]) for part in parts)],
-                       [0, *(int(part["first"]) for part in parts)])
+    loaded = [backend.load(folder, part["file"]) for part in parts]
+    for part, index in zip(parts, loaded):
+        if index.parameters.get("nlist") != first.parameters.get("nlist"):  # its lists are probed by the first's
+            raise VectorIndexError(f"{part['file']} is not tuned as the version's first vector index")
+    return VectorParts([first, *loaded], [0, *(int(part["first"]) for part in parts)])
 
 
 def indexes_of(vectors: VectorSearch) -> list[VectorIndex]:
