@@ -53,9 +53,10 @@ def post_fork(server, worker):
     this one holds for the worker's main thread (its warm-up query), not for gthread's request threads, which
     is why ``IVFIndex.vectors`` sets its own (index/vectors/ivf.py)."""
     import faiss
-    import torch
 
-    torch.set_num_threads(torch_threads)
+    from index.precision import set_threads
+
+    set_threads(torch_threads)  # torch's where the model is torch's; an int8 worker imports no torch for it
     faiss.omp_set_num_threads(1)
 
 

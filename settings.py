@@ -39,7 +39,7 @@ class Settings:
     # gunicorn (gunicorn.conf.py; why these defaults: docs/design.md)
     workers: int = min(2, _CORES)
     threads: int = 2
-    torch_threads: int = max(1, _CORES // min(2, _CORES))  # the cores shared among the workers
+    torch_threads: int = max(1, _CORES // min(2, _CORES))  # the cores shared among the workers (torch or OpenVINO)
     access_log: str | None = None  # a file, or "-" for standard output; none by default
     # scripts/serve.sh: nginx listens on host:port, gunicorn behind it on 127.0.0.1:backend_port
     backend_port: int = 8001

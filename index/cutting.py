@@ -65,14 +65,14 @@ def cut_shard(articles: Sequence[Article], count_tokens: TokenCounter, max_token
 class ShardCutter:
     """Cuts shards in order: in this process with ``count_tokens``, or, when ``workers`` > 1 and there are
     at least :data:`PARALLEL_MIN_ARTICLES` articles to cut, ahead of the caller in worker processes (a few
-    shards at a time, so memory stays bounded), each counting with a copy of ``tokenizer`` (a Hugging Face
-    fast tokenizer; its Rust core travels, so workers import neither transformers nor torch).
-    Use as a context manager; the workers stop on exit."""
+    shards at a time, so memory stays bounded), each counting with a copy of ``core`` (a fast tokenizer's Rust
+    core, which travels, so workers import neither transformers nor torch; None, as for a slow tokenizer, cuts
+    here). Use as a context manager; the workers stop on exit."""
 
-    def __init__(self, count_tokens: TokenCounter, tokenizer: Any, max_tokens: int, overlap_tokens: int,
+    def __init__(self, count_tokens: TokenCounter, core: Any, max_tokens: int, overlap_tokens: int,
                  workers: int = 1) -> None:
         self.count_tokens = count_tokens
-        self.core = getattr(tokenizer, "backend_tokenizer", None)  # a slow tokenizer has none: cut here
+        self.core = core
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
         self.workers = workers

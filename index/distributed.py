@@ -118,11 +118,10 @@ class _EmbeddingActor:
     """One model per actor, loaded when the actor starts and used for every batch of the rebuild."""
 
     def __init__(self, model: str, model_cache: str, precision: str, batch_size: int, threads: int) -> None:
-        import torch
-
         from index.embedder import Embedder
+        from index.precision import set_threads
 
-        torch.set_num_threads(threads)
+        set_threads(threads)
         self.embedder = Embedder(model, Path(model_cache), batch_size=batch_size, precision=precision)
 
     def embed(self, rows: list[int], texts: list[str],

@@ -52,16 +52,7 @@ class Embedder:
         model = resolve_model(name, cache_dir)
         self.precision = choose_precision(precision, bf16, Path(model).is_dir())
         self.bf16 = self.precision == "bf16"
-        # each backend is imported only when chosen: sentence-transformers alone took 5 of an update's 8 s of
-        # imports, and int8 (openvino) needs none of it (docs/benchmarks.md, "An update's start-up")
-        if self.precision == "int8":
-            from index.int8_backend import Int8Backend
-
-            self.backend: TorchBackend | Int8Backend = Int8Backend(model, cache_dir)
-        else:
-            from index.torch_backend import TorchBackend
-
-            self.backend = TorchBackend(model, self.bf16)
+        self.backend = _backend(model, cache_dir, self.precision)
         self.dimension = self.backend.dimension
         self.batch_size = batch_size
         prompts = self.backend.prompts
@@ -90,10 +81,7 @@ class Embedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens of each text, without special tokens or prompt."""
-        if not texts:
-            return []
-        encoded = self.backend.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        return self.backend.count_tokens(texts) if texts else []
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalized float32 vectors for search queries."""
@@ -126,17 +114,27 @@ class Embedder:
     def _encode_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each text's normalized vector, its token vectors, and each token's (start, end) in the text."""
         prompt = self.passage_prompt
-        outputs = self.backend.encode_passages([prompt + t for t in texts], self.batch_size)
-        offsets = self.backend.tokenizer([prompt + t for t in texts], return_offsets_mapping=True, truncation=True,
-                                         max_length=self.max_tokens)["offset_mapping"]
         encoded = []
-        for (pooled, tokens), spans in zip(outputs, offsets):
+        for pooled, tokens, offsets in self.backend.encode_passages([prompt + t for t in texts], self.batch_size):
             vector = pooled / (np.linalg.norm(pooled) or 1.0)
-            positions = np.array(spans, dtype=np.int64).reshape(-1, 2) - len(prompt)
+            positions = offsets - len(prompt)
             if len(tokens) != len(positions):  # tokenized otherwise than expected: no positions to trust
                 positions = np.zeros((len(tokens), 2), dtype=np.int64)
             encoded.append((vector, tokens, positions))
         return encoded
+
+
+def _backend(model: str, cache_dir: Path, precision: str) -> TorchBackend | Int8Backend:
+    """The forward pass for ``precision``, its module imported only now: the torch backend's sentence-transformers
+    (with torch and transformers) cost an int8 process about 4 s of start-up and 220 MiB, and int8 (openvino, the
+    tokenizer's Rust core) needs none of it (docs/benchmarks.md, "An int8 embedder without sentence-transformers")."""
+    if precision == "int8":
+        from index import int8_backend
+
+        return int8_backend.Int8Backend(model, cache_dir)
+    from index import torch_backend
+
+    return torch_backend.TorchBackend(model, precision == "bf16")
 
 
 def _pool(tokens: np.ndarray, positions: np.ndarray, spans: Sequence[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The int8 embedding backend: the model's transformer in int8, run by OpenVINO (index.int8_model makes it).
 
 Two models of one graph: passages run the statically quantized one in padded batches (fixed scales, so a text's
-vector does not depend on its batch-mates); a query runs alone, unpadded, tokenized by the fast tokenizer's Rust
-core, on the model with int8 weights and per-token activation scales (static scales clip short questions).
+vector does not depend on its batch-mates); a query runs alone, unpadded, on the model with int8 weights and
+per-token activation scales (static scales clip short questions). Everything is tokenized by the fast tokenizer's
+Rust core (the folder's ``tokenizer.json``), read without transformers: counting, offsets and ids are the Hugging
+Face tokenizer's (tested), and an int8 process imports neither transformers nor torch to get them.
 The graph ends at the last hidden state; mean pooling over the attention mask is done here, as the
 sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported).
 
@@ -18,12 +20,12 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import tokenizers
-import torch
-from transformers import AutoTokenizer
 
+from index import precision
 from index.int8_model import PASSAGE_MODEL, QUERY_MODEL, ensure_int8_model
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,8 @@ class Int8Backend:
         self.models = ensure_int8_model(folder_path, cache_dir)
         self.folder = folder_path
         st_config = json.loads((folder_path / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_tokens = int(st_config.get("max_seq_length") or self.tokenizer.model_max_length)
+        self.tokenizer_config = _json(folder_path / "tokenizer_config.json")
+        self.max_tokens = int(st_config.get("max_seq_length") or self.tokenizer_config.get("model_max_length") or 512)
         st_extra = folder_path / "config_sentence_transformers.json"
         extra = json.loads(st_extra.read_text(encoding="utf-8")) if st_extra.is_file() else {}
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
@@ -61,19 +64,26 @@ class Int8Backend:
         self._requests = threading.local()
 
     @cached_property
-    def tokenizer(self) -> object:
-        """The Hugging Face tokenizer: cutting passages counts tokens with it, and passages' offsets come from it.
-        Made on first use: it holds about 300 MB, and a server, which only embeds queries (with :attr:`core`),
-        never needs it (docs/benchmarks.md)."""
-        return AutoTokenizer.from_pretrained(str(self.folder))
+    def token_core(self) -> tokenizers.Tokenizer:
+        """The core again, neither truncating nor padding: what counting tokens for cutting passages reads, here
+        and in the cutting workers (index.cutting)."""
+        core = tokenizers.Tokenizer.from_str(self.core.to_str())
+        core.no_truncation()
+        return core
 
     @cached_property
     def padding_core(self) -> tokenizers.Tokenizer:
-        """The core again, padding to the batch's longest: for passages. Made on first use, since a copy of the
-        tokenizer holds about 250 MB and a server, which embeds only queries, never needs it (docs/benchmarks.md)."""
+        """The core again, padding to the batch's longest: for passages. Made on first use: a copy of the
+        tokenizer holds about 250 MB, and a server, which embeds only queries, never needs it (docs/benchmarks.md)."""
         core = tokenizers.Tokenizer.from_str(self.core.to_str())
-        core.enable_padding(pad_id=int(self.tokenizer.pad_token_id or 0), pad_token=self.tokenizer.pad_token)
+        pad = self.tokenizer_config.get("pad_token") or "<pad>"
+        pad = pad["content"] if isinstance(pad, dict) else str(pad)
+        core.enable_padding(pad_id=core.token_to_id(pad) or 0, pad_token=pad)
         return core
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens of each text, without special tokens (every token: no truncation)."""
+        return [len(encoding.ids) for encoding in self.token_core.encode_batch(list(texts), add_special_tokens=False)]
 
     def _core(self, max_tokens: int) -> tokenizers.Tokenizer:
         """The fast tokenizer's Rust core (read from the folder's ``tokenizer.json``, else copied from the Hugging
@@ -81,8 +91,12 @@ class Int8Backend:
         tokenizer with ``truncation=True`` (tested), without its Python wrapping (0.9 ms of a 3.5 ms query here,
         docs/benchmarks.md)."""
         saved = self.folder / "tokenizer.json"
-        core = (tokenizers.Tokenizer.from_file(str(saved)) if saved.is_file()
-                else tokenizers.Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str()))
+        if saved.is_file():
+            core = tokenizers.Tokenizer.from_file(str(saved))
+        else:  # a folder with a slow tokenizer's files only: transformers converts it
+            from transformers import AutoTokenizer
+
+            core = tokenizers.Tokenizer.from_str(AutoTokenizer.from_pretrained(str(self.folder)).backend_tokenizer.to_str())
         core.enable_truncation(max_tokens)
         core.no_padding()
         return core
@@ -97,12 +111,13 @@ class Int8Backend:
             if key not in self._compiled:
                 import openvino
 
-                config = {"INFERENCE_NUM_THREADS": torch.get_num_threads(),  # the thread budget torch is given
-                          "INFERENCE_PRECISION_HINT": "f32",  # for the layers left unquantized: faster than bf16 here
+                config = {"INFERENCE_PRECISION_HINT": "f32",  # for the layers left unquantized: faster than bf16 here
                           "PERFORMANCE_HINT": "LATENCY"}
+                if precision.threads():  # a gunicorn worker's or a Ray actor's share; else OpenVINO's default, the cores
+                    config["INFERENCE_NUM_THREADS"] = precision.threads()
                 self._compiled[key] = openvino.Core().compile_model(str(self.models / model), "CPU", config)
-                log.info("int8 model %s on OpenVINO %s, %d threads", self.models / model, openvino.__version__,
-                         config["INFERENCE_NUM_THREADS"])
+                log.info("int8 model %s on OpenVINO %s, %s threads", self.models / model, openvino.__version__,
+                         config.get("INFERENCE_NUM_THREADS", "default"))
             compiled = self._compiled[key]
         requests = getattr(self._requests, "by_key", None)
         if requests is None:
@@ -123,8 +138,9 @@ class Int8Backend:
             vectors.append(self._hidden(QUERY_MODEL, ids, np.ones_like(ids))[0].mean(axis=0))
         return np.array(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
-    def encode_passages(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each text's mean-pooled vector and its token vectors, float32; ``batch_size`` texts per padded run."""
+    def encode_passages(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each text's mean-pooled vector, its token vectors (float32) and each token's (start, end) character
+        offsets in the text ((0, 0) for special tokens); ``batch_size`` texts per padded run."""
         encoded = []
         for start in range(0, len(texts), batch_size):
             batch = self.padding_core.encode_batch(texts[start:start + batch_size])
@@ -133,5 +149,12 @@ class Int8Backend:
             hidden = self._hidden(PASSAGE_MODEL, ids, mask)
             for row, length in enumerate(mask.sum(axis=1)):
                 tokens = hidden[row, :length]
-                encoded.append((tokens.mean(axis=0), tokens))
+                offsets = np.array(batch[row].offsets[:length], dtype=np.int64).reshape(-1, 2)
+                encoded.append((tokens.mean(axis=0), tokens, offsets))
         return encoded
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+

@@ -120,7 +120,7 @@ def build_index(
         log.info("resuming: %d of %d shards already done", len(starts) - len(todo), len(starts))
     embed_passages = embed_passages or embedder.embed_passages
     chunk_seconds = embed_seconds = 0.0
-    cutter = ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, chunking.max_tokens,
+    cutter = ShardCutter(embedder.count_tokens, embedder.backend.token_core, chunking.max_tokens,
                          chunking.overlap_tokens, cut_workers)
     shard_size = [min(shard_articles, len(articles) - start) for start in starts]
     to_cut = sum(shard_size[n] for n in todo)

@@ -9,7 +9,10 @@ from the local folder, never downloaded.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
+
+_threads: int | None = None  # this process's share of the cores, where a gunicorn worker or a Ray actor set one
 
 
 def _cpu_flags() -> str:
@@ -55,3 +58,19 @@ def choose_precision(precision: str, bf16: str, local_model: bool) -> str:
     if bf16 == "auto" and local_model and cpu_has_vnni() and int8_runtime_installed():
         return "int8"
     return "bf16" if bf16 == "on" or (bf16 == "auto" and cpu_has_bf16()) else "fp32"
+
+
+def set_threads(count: int) -> None:
+    """Give this process's model ``count`` threads (a gunicorn worker's or a Ray actor's share of the cores): torch's
+    setting where torch is loaded (a torch backend sets it on loading otherwise), OpenVINO's when the int8 model is
+    compiled. torch is not imported for it: an int8 process never needs torch."""
+    global _threads
+    _threads = count
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(count)
+
+
+def threads() -> int | None:
+    """The count :func:`set_threads` gave, or None (then each runtime's own default: the cores)."""
+    return _threads

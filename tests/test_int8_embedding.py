@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from transformers import AutoTokenizer
 
 from index import int8_model, precision
 from index.articles import read_articles
@@ -67,8 +68,6 @@ def test_int8_model_is_made_again_when_its_source_changes(tmp_path: Path) -> Non
 
 def test_calibration_covers_passages_and_queries_of_the_sample() -> None:
     """Calibration texts are our own articles: windows of each one as a passage, and its title as a query."""
-    from transformers import AutoTokenizer
-
     cache = Settings.from_env().model_cache
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL, cache))
     articles = int8_model.calibration_articles([int8_model.SAMPLE_ARTICLES])
@@ -165,12 +164,20 @@ def test_int8_tokenizes_as_the_hugging_face_tokenizer(int8_embedder, fars_passag
     """The int8 path calls the tokenizer's Rust core directly; it must give the ids the wrapped tokenizer gives,
     truncation at the model's limit included."""
     backend = int8_embedder.backend
+    tokenizer = AutoTokenizer.from_pretrained(str(backend.folder))
     long_text = " ".join(text for text, _ in fars_passages)  # far past max_tokens
     texts = ["query: " + fars_passages[0][0][:80], "passage: Tehran خبرگزاری فارس 1405", "", "  ", long_text]
     for text in texts:
-        expected = backend.tokenizer([text], truncation=True, max_length=backend.max_tokens)["input_ids"][0]
+        expected = tokenizer([text], truncation=True, max_length=backend.max_tokens)["input_ids"][0]
         assert backend.core.encode(text).ids == expected
     assert len(backend.core.encode(long_text).ids) == backend.max_tokens
+    # counting for cutting (every token, no special ones) and the offsets late chunking pools sentences by
+    assert backend.count_tokens(texts) == [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    assert backend.count_tokens([long_text])[0] > backend.max_tokens
+    expected_offsets = tokenizer(texts, return_offsets_mapping=True, truncation=True,
+                                 max_length=backend.max_tokens)["offset_mapping"]
+    for (_, tokens, offsets), expected in zip(backend.encode_passages(texts, 2), expected_offsets):
+        assert len(tokens) == len(offsets) and offsets.tolist() == [list(pair) for pair in expected]
 
 
 @pytest.mark.slow
@@ -184,7 +191,8 @@ def test_a_passage_embeds_the_same_in_a_padded_batch_as_alone(int8_embedder, far
         alone, alone_sentences = int8_embedder.embed_passages([text], [span])
         assert float(alone[0] @ batch[i]) > 0.9999
     padded = int8_embedder.backend.padding_core.encode_batch(["passage: " + texts[1], "passage: " + texts[0]])[0]
-    assert padded.ids[-1] == int8_embedder.backend.tokenizer.pad_token_id and padded.attention_mask[-1] == 0
+    pad_id = AutoTokenizer.from_pretrained(str(int8_embedder.backend.folder)).pad_token_id
+    assert padded.ids[-1] == pad_id and padded.attention_mask[-1] == 0
 
 
 @pytest.mark.slow
@@ -208,11 +216,16 @@ def test_int8_runs_in_a_forked_worker_and_in_threads(int8_embedder) -> None:
     assert np.allclose(np.array(in_threads), np.tile(expected, (4, 1)), atol=1e-5)
 
 
-def test_an_int8_embedder_does_not_import_sentence_transformers() -> None:
-    """Importing sentence-transformers took 5 of an update's 8 s of start-up; int8 embeds without it."""
-    script = ("import sys; from index.embedder import Embedder; from settings import DEFAULT_MODEL, Settings; "
-              "e = Embedder(DEFAULT_MODEL, Settings.from_env().model_cache, precision='int8'); e.embed_queries(['آزمون']); "
-              "print(e.precision, 'sentence_transformers' in sys.modules)")
+def test_an_int8_embedder_imports_neither_sentence_transformers_nor_transformers_nor_torch() -> None:
+    """They took about 8 s of an update command's start-up; int8 counts, cuts and embeds without them, and a
+    worker's share of the cores (gunicorn's ``post_fork``) reaches OpenVINO without torch."""
+    script = ("import sys; from index import precision; from index.embedder import Embedder; "
+              "from index.int8_model import QUERY_MODEL; from settings import DEFAULT_MODEL, Settings; "
+              "precision.set_threads(1); "
+              "e = Embedder(DEFAULT_MODEL, Settings.from_env().model_cache, precision='int8'); "
+              "e.embed_queries(['آزمون']); e.count_tokens(['متن']); e.embed_passages(['جمله یک. جمله دو.'], [[(0, 9)]]); "
+              "threads = e.backend._request(QUERY_MODEL).get_compiled_model().get_property('INFERENCE_NUM_THREADS'); "
+              "print(e.precision, threads, *(name in sys.modules for name in ('sentence_transformers', 'transformers', 'torch')))")
     run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, check=True)
-    assert run.stdout.split()[-2:] == ["int8", "False"]
+    assert run.stdout.split()[-5:] == ["int8", "1", "False", "False", "False"]

@@ -135,9 +135,9 @@ def test_a_damaged_or_unfinished_shard_is_done_again(tmp_path) -> None:
 def test_shards_cut_in_worker_processes_equal_shards_cut_here(sample_articles, embedder, monkeypatch) -> None:
     monkeypatch.setattr(cutting, "PARALLEL_MIN_ARTICLES", 0)
     groups = [sample_articles[i:i + SHARD] for i in range(0, len(sample_articles), SHARD)]
-    with ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, 48, 8, workers=1) as cutter:
+    with ShardCutter(embedder.count_tokens, embedder.backend.token_core, 48, 8, workers=1) as cutter:
         here = list(cutter.cut(groups, len(sample_articles)))
-    with ShardCutter(embedder.count_tokens, embedder.backend.tokenizer, 48, 8, workers=2) as cutter:
+    with ShardCutter(embedder.count_tokens, embedder.backend.token_core, 48, 8, workers=2) as cutter:
         in_workers = list(cutter.cut(groups, len(sample_articles)))
         assert cutter.pool is not None  # the workers really cut them
     assert in_workers == here
