@@ -126,8 +126,8 @@ class Embedder:
 
 def _backend(model: str, cache_dir: Path, precision: str) -> TorchBackend | Int8Backend:
     """The forward pass for ``precision``, its module imported only now: the torch backend's sentence-transformers
-    (with torch and transformers) cost an int8 process about 4 s of start-up and 220 MiB, and int8 (openvino, the
-    tokenizer's Rust core) needs none of it (docs/benchmarks.md, "An int8 embedder without sentence-transformers")."""
+    (with torch and transformers) cost an int8 process 6-7 s of start-up and 420 MiB, and int8 (openvino, the
+    tokenizer's Rust core) needs none of it (docs/benchmarks.md, "An int8 embedder without sentence-transformers …")."""
     if precision == "int8":
         from index import int8_backend
 
