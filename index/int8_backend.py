@@ -155,6 +155,5 @@ class Int8Backend:
 
 
 def _json(path: Path) -> dict:
+    """A JSON file of the model folder, or nothing where the folder lacks it."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
