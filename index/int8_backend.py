@@ -30,6 +30,11 @@ from index.int8_model import PASSAGE_MODEL, QUERY_MODEL, ensure_int8_model
 
 log = logging.getLogger(__name__)
 
+#: Passage batches are padded to a multiple of this many tokens. OpenVINO keeps state for each input shape it
+#: has run; padded to the longest text alone, a rebuild ran ~200 widths and its memory grew shard after shard
+#: (docs/benchmarks.md, "A rebuild's memory with shapes rounded"). The padding is masked: vectors are unchanged.
+PAD_MULTIPLE = 16
+
 
 def _pooling_mode(folder: Path) -> str:
     modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
@@ -73,12 +78,13 @@ class Int8Backend:
 
     @cached_property
     def padding_core(self) -> tokenizers.Tokenizer:
-        """The core again, padding to the batch's longest: for passages. Made on first use: a copy of the
-        tokenizer holds about 250 MB, and a server, which embeds only queries, never needs it (docs/benchmarks.md)."""
+        """The core again, padding to the batch's longest rounded up to :data:`PAD_MULTIPLE`: for passages. Made
+        on first use: a copy of the tokenizer holds about 250 MB, and a server, which embeds only queries, never
+        needs it (docs/benchmarks.md)."""
         core = tokenizers.Tokenizer.from_str(self.core.to_str())
         pad = self.tokenizer_config.get("pad_token") or "<pad>"
         pad = pad["content"] if isinstance(pad, dict) else str(pad)
-        core.enable_padding(pad_id=core.token_to_id(pad) or 0, pad_token=pad)
+        core.enable_padding(pad_id=core.token_to_id(pad) or 0, pad_token=pad, pad_to_multiple_of=PAD_MULTIPLE)
         return core
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
