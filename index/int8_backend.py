@@ -72,16 +72,15 @@ class Int8Backend:
     def token_core(self) -> tokenizers.Tokenizer:
         """The core again, neither truncating nor padding: what counting tokens for cutting passages reads, here
         and in the cutting workers (index.cutting)."""
-        core = tokenizers.Tokenizer.from_str(self.core.to_str())
+        core = _sharing_model(self.core)
         core.no_truncation()
         return core
 
     @cached_property
     def padding_core(self) -> tokenizers.Tokenizer:
-        """The core again, padding to the batch's longest rounded up to :data:`PAD_MULTIPLE`: for passages. Made
-        on first use: a copy of the tokenizer holds about 250 MB, and a server, which embeds only queries, never
-        needs it (docs/benchmarks.md)."""
-        core = tokenizers.Tokenizer.from_str(self.core.to_str())
+        """The core again, padding to the batch's longest rounded up to :data:`PAD_MULTIPLE`: for passages."""
+        core = _sharing_model(self.core)
+        core.enable_truncation(self.max_tokens)
         pad = self.tokenizer_config.get("pad_token") or "<pad>"
         pad = pad["content"] if isinstance(pad, dict) else str(pad)
         core.enable_padding(pad_id=core.token_to_id(pad) or 0, pad_token=pad, pad_to_multiple_of=PAD_MULTIPLE)
@@ -158,6 +157,19 @@ class Int8Backend:
                 offsets = np.array(batch[row].offsets[:length], dtype=np.int64).reshape(-1, 2)
                 encoded.append((tokens.mean(axis=0), tokens, offsets))
         return encoded
+
+
+def _sharing_model(core: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
+    """A tokenizer giving ``core``'s tokens, with truncation and padding of its own, that shares ``core``'s model
+    and pipeline instead of copying them: a copy of the multilingual model's tokenizer holds about 280 MB (its
+    vocabulary's trie), and a rebuild used three (docs/benchmarks.md, "A rebuild's memory with shapes rounded")."""
+    sibling = tokenizers.Tokenizer(core.model)
+    for part in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
+        if getattr(core, part) is not None:
+            setattr(sibling, part, getattr(core, part))
+    added = core.get_added_tokens_decoder()
+    sibling.add_special_tokens([added[i] for i in sorted(added)])
+    return sibling
 
 
 def _json(path: Path) -> dict:
