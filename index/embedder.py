@@ -111,6 +111,11 @@ class Embedder:
                 bar.update(len(block))
         return vectors, sentence_vectors
 
+    def release(self) -> None:
+        """Give back the memory of the forward pass where it can be made again on the next call (int8's compiled
+        models); for a caller done embedding for a while, such as a rebuild about to write its version."""
+        self.backend.release()
+
     def _encode_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each text's normalized vector, its token vectors, and each token's (start, end) in the text."""
         prompt = self.passage_prompt

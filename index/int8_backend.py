@@ -131,6 +131,15 @@ class Int8Backend:
             requests[key] = compiled.create_infer_request()
         return requests[key]
 
+    def release(self) -> None:
+        """Give back this process's compiled models and inference requests (the 1-layer model's alone held about
+        500 MB); the next call compiles them again. A rebuild calls it before writing the version, which needs no
+        model (docs/benchmarks.md, "A real 10^6 rebuild")."""
+        with self._lock:
+            for key in [key for key in self._compiled if key[1] == os.getpid()]:
+                del self._compiled[key]
+            self._requests = threading.local()
+
     def _hidden(self, model: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         request = self._request(model)
         return np.asarray(request.infer({"input_ids": ids, "attention_mask": mask})[0], dtype=np.float32)

@@ -90,6 +90,7 @@ def build_index(
     vector_index: str = "auto",
     shard_articles: int = Settings.shard_articles,
     cut_workers: int = 1,
+    release_model: bool = False,
 ) -> BuildResult:
     """Embed ``articles`` and make them the live index of ``index_dir``. Call under ``index_lock``.
     ``embedder`` cuts the passages and names the model; ``embed_passages`` (default: the embedder's
@@ -99,7 +100,8 @@ def build_index(
     Work proceeds in shards of ``shard_articles`` consecutive articles, each kept on disk when done
     (:mod:`index.checkpoints`): a build stopped halfway and started again with the same articles and
     settings embeds only the shards not yet done. ``cut_workers`` > 1 cuts a large archive's shards in
-    that many worker processes while this one embeds."""
+    that many worker processes while this one embeds. ``release_model``: give the model's memory back once
+    everything is embedded (:meth:`Embedder.release`), for a caller that embeds nothing more soon."""
     if not articles:
         raise ValueError("no articles to index; the live index is unchanged")
     if shard_articles < 1:
@@ -140,6 +142,8 @@ def build_index(
             started = time.perf_counter()
             embed_seconds += started - cut_at
     crash_point("after-embedding")
+    if release_model:
+        embedder.release()
     writing = time.perf_counter()
     passages, vectors, sentence_vectors = _assemble(checkpoint, shard, sizes)
     version = write_version(index_dir, articles, passages, vectors, sentence_vectors, embedder.name, build_info,

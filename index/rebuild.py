@@ -58,7 +58,8 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
             with embedding_from_args(args, embedder, settings.model_cache) as embed_passages:
                 result = build_index(articles, args.index, embedder, chunking, progress=not args.quiet,
                                      embed_passages=embed_passages, vector_index=settings.vector_index,
-                                     shard_articles=settings.shard_articles, cut_workers=settings.cut_workers)
+                                     shard_articles=settings.shard_articles, cut_workers=settings.cut_workers,
+                                     release_model=True)
         publish(args.index, settings, progress=not args.quiet)
     print(report.summary(indexed=result.articles))
     print(

@@ -34,6 +34,10 @@ class TorchBackend:
             vectors = self.model.encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
         return vectors.float().numpy().reshape(len(texts), self.dimension)
 
+    def release(self) -> None:
+        """Kept: the weights are the model here, and loading them again would cost seconds (int8 gives its compiled
+        models back)."""
+
     @property
     def token_core(self) -> Any:
         """The fast tokenizer's Rust core, which the cutting workers count with (None for a slow tokenizer)."""

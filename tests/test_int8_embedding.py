@@ -3,6 +3,7 @@ chosen by KAVOSH_PRECISION, and interchangeable with the torch path on an existi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -246,3 +247,14 @@ def test_the_int8_tokenizers_share_one_vocabulary() -> None:
     run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, check=True)
     assert int(run.stdout.split()[-1]) < 50  # MiB; two copies took about 530
+
+
+def test_release_gives_the_compiled_models_back_and_the_next_call_compiles_them_again(int8_embedder, fars_passages) -> None:
+    """A rebuild releases the model before writing its version (hundreds of MB at the end of a 10^6 build)."""
+    texts, spans = [t for t, _ in fars_passages[:2]], [s for _, s in fars_passages[:2]]
+    before, _ = int8_embedder.embed_passages(texts, spans)
+    assert any(pid == os.getpid() for _, pid in int8_embedder.backend._compiled)
+    int8_embedder.release()
+    assert not any(pid == os.getpid() for _, pid in int8_embedder.backend._compiled)
+    after, _ = int8_embedder.embed_passages(texts, spans)
+    np.testing.assert_allclose(after, before, atol=1e-6)
