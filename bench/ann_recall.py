@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.vectors.base import VectorBlocks  # noqa: E402
+from index.vectors.flat import FlatIndex  # noqa: E402
 from index.vectors.ivf import IVFIndex  # noqa: E402
 from load_web import load_queries  # noqa: E402
 
@@ -52,20 +53,6 @@ def shard_vectors(builds: Path, count: int) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), len(held)
 
 
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 200_000) -> np.ndarray:
-    """Each query's ``k`` best ids by exact inner product, scanned in blocks of rows."""
-    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    best_scores = np.zeros((len(queries), 0), dtype=np.float32)
-    for start in range(0, len(vectors), block):
-        scores = queries @ vectors[start:start + block].T
-        ids = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
-        best_scores = np.concatenate([best_scores, scores], axis=1)
-        best_ids = np.concatenate([best_ids, ids], axis=1)
-        keep = np.argsort(-best_scores, axis=1)[:, :k]
-        best_scores, best_ids = np.take_along_axis(best_scores, keep, 1), np.take_along_axis(best_ids, keep, 1)
-    return best_ids
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builds", type=Path, required=True, help="a rebuild's checkpoint folder, INDEX/builds/KEY")
@@ -87,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     index = IVFIndex.build_from(VectorBlocks.of(vectors), np.arange(len(vectors)))
     build_s = time.perf_counter() - started
-    exact = exact_top(vectors, queries, max(DEPTHS))
+    exact, _ = FlatIndex.build_from(VectorBlocks.of(vectors), np.arange(len(vectors))).search(queries, max(DEPTHS))
     figures = {"vectors": len(vectors), "passage_vectors": passages, "sentence_vectors": len(vectors) - passages,
                "queries": len(texts), "model": str(args.model), "parameters": index.parameters,
                "read_s": round(read_s, 1), "ivf_build_s": round(build_s, 1), "recall": {}, "search_ms_median": {}}

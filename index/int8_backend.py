@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Passage batches are padded to a multiple of this many tokens. OpenVINO keeps state for each input shape it
 #: has run; padded to the longest text alone, a rebuild ran ~200 widths and its memory grew shard after shard
-#: (docs/benchmarks.md, "A rebuild's memory with shapes rounded"). The padding is masked: vectors are unchanged.
+#: (docs/benchmarks.md, "A real 10^6 rebuild"). The padding is masked: vectors are unchanged.
 PAD_MULTIPLE = 16
 
 
@@ -171,7 +171,7 @@ class Int8Backend:
 def _sharing_model(core: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
     """A tokenizer giving ``core``'s tokens, with truncation and padding of its own, that shares ``core``'s model
     and pipeline instead of copying them: a copy of the multilingual model's tokenizer holds about 280 MB (its
-    vocabulary's trie), and a rebuild used three (docs/benchmarks.md, "A rebuild's memory with shapes rounded")."""
+    vocabulary's trie), and a rebuild used three (docs/benchmarks.md, "A real 10^6 rebuild")."""
     sibling = tokenizers.Tokenizer(core.model)
     for part in ("normalizer", "pre_tokenizer", "post_processor", "decoder"):
         if getattr(core, part) is not None:
