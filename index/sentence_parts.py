@@ -3,10 +3,19 @@ appended updates wrote (``sentences-<version>.npy``, listed in the manifest's ``
 
 An appending update (:mod:`index.append`) hard-links the files the live version has and writes a part holding only
 its new sentences, instead of copying the largest file of a version (a third of it) to add a few rows to it. A
-merge writes them as one file again. Each file is memory-mapped, so every server process shares its pages.
+merge writes them as one file again.
+
+The files are read row run by row run with positioned reads (``os.pread``), not memory-mapped. A search reads
+the sentences of about a hundred passages scattered over the largest file of a version (2.9 GB at 10^6 passages),
+and on this kernel a fault on a mapped file maps a whole folio of the page cache into the process, about 145 KB a
+row run: a server's PSS grew by tens of MB a search until it held the file (docs/benchmarks.md, "Sentence vectors
+read, not mapped"). Read pages stay in the page cache, shared by every process once per machine and counted in
+none of their PSS, and a hundred reads cost what the faults did.
 """
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,36 +36,83 @@ def sentence_files(manifest: dict[str, Any]) -> list[str]:
     return [SENTENCES, *manifest.get(PARTS, [])]
 
 
-class SentenceVectors:
-    """Rows of several memory-mapped ``.npy`` files of one width, read as one array: ``vectors[rows]`` for
-    a slice or a sequence of row numbers (what the engine and an update's rewrite ask), ``shape``, ``len``."""
+class _Part:
+    """One ``.npy`` file of rows held open: where its rows begin, how many, of what."""
 
-    def __init__(self, parts: Sequence[np.ndarray]) -> None:
-        self.parts = list(parts)
-        self.starts = np.cumsum([0] + [len(part) for part in self.parts])
-        width = {part.shape[1] for part in self.parts}
-        if len(width) > 1:
-            raise ValueError(f"sentence vector files of different widths: {sorted(width)}")
-        self.shape = (int(self.starts[-1]), width.pop())
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            try:
+                version = np.lib.format.read_magic(handle)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}[version]
+                shape, fortran_order, self.dtype = read_header(handle)
+            except (KeyError, ValueError, EOFError) as exc:
+                raise ValueError(f"{path.name} is not a NumPy array file ({exc})") from None
+            self.offset = handle.tell()
+        if len(shape) != 2 or fortran_order:
+            raise ValueError(f"{path.name} holds a {'Fortran-ordered ' if fortran_order else ''}array of shape "
+                             f"{shape}, not rows of vectors")
+        self.rows, self.width = shape
+        self.row_bytes = self.width * self.dtype.itemsize
+        size = path.stat().st_size
+        if size != self.offset + self.rows * self.row_bytes:
+            expected = self.offset + self.rows * self.row_bytes
+            raise ValueError(f"{path.name} holds {size} bytes, its header says {expected}")
+        self.fd = os.open(path, os.O_RDONLY)
+        self.path = path
+        self.close = weakref.finalize(self, os.close, self.fd)  # closed with the version, or when collected
+
+    def read_into(self, out: np.ndarray, first: int) -> None:
+        """Fill ``out`` (C-contiguous rows) with this file's rows from ``first`` on."""
+        view, position = memoryview(out).cast("B"), self.offset + first * self.row_bytes
+        while view:  # one read but for the rare short one (Linux stops a read at about 2 GB)
+            done = os.preadv(self.fd, [view], position)
+            if done == 0:
+                raise OSError(f"{self.path}: the file ends before row {first + len(out)}; it was cut short")
+            view, position = view[done:], position + done
+
+
+class SentenceVectors:
+    """Rows of one or more ``.npy`` files of one width read as one array: ``vectors[rows]`` for a slice or a
+    sequence of row numbers (what the engine and an update's rewrite ask), ``shape``, ``len``; each run of
+    consecutive rows is one read."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.parts = [_Part(path) for path in paths]
+        for kind, values in (("widths", {part.width for part in self.parts}),
+                             ("types", {part.dtype for part in self.parts})):
+            if len(values) > 1:
+                for part in self.parts:
+                    part.close()
+                raise ValueError(f"sentence vector files of different {kind}: {sorted(map(str, values))}")
+        self.starts = np.cumsum([0] + [part.rows for part in self.parts])
+        self.shape = (int(self.starts[-1]), self.parts[0].width)
+        self.dtype = self.parts[0].dtype
 
     @classmethod
-    def load(cls, folder: Path, names: Sequence[str]) -> "SentenceVectors | np.ndarray":
-        """The files ``names`` of ``folder`` memory-mapped; a lone file is returned as its own array."""
-        parts = [np.load(folder / name, mmap_mode="r") for name in names]
-        return parts[0] if len(parts) == 1 else cls(parts)
+    def load(cls, folder: Path, names: Sequence[str]) -> "SentenceVectors":
+        """The files ``names`` of ``folder``, opened."""
+        return cls([folder / name for name in names])
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows: slice | Sequence[int] | np.ndarray) -> np.ndarray:
         if isinstance(rows, slice):
-            rows = np.arange(self.shape[0])[rows]
+            rows = np.arange(*rows.indices(self.shape[0]))
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
             raise IndexError(f"sentence rows out of 0..{self.shape[0] - 1}")
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
         part_of = np.searchsorted(self.starts, rows, side="right") - 1
-        out = np.empty((len(rows), self.shape[1]), dtype=self.parts[0].dtype)
-        for part in np.unique(part_of):
-            where = part_of == part
-            out[where] = self.parts[part][rows[where] - self.starts[part]]
+        # a run ends where the next row is not the next one of the same file
+        ends = np.flatnonzero((np.diff(rows) != 1) | (np.diff(part_of) != 0)) + 1
+        for begin, end in zip([0, *ends.tolist()], [*ends.tolist(), len(rows)]):
+            if begin < end:
+                part = int(part_of[begin])
+                self.parts[part].read_into(out[begin:end], int(rows[begin] - self.starts[part]))
         return out

@@ -29,7 +29,7 @@ class IndexVersion:
 
     path: Path
     manifest: dict[str, Any]
-    sentence_vectors: np.ndarray | SentenceVectors  # memory-mapped, one row per row of the sentences table
+    sentence_vectors: SentenceVectors  # read from their files, one row per row of the sentences table
     tombstones: Tombstones = field(default_factory=Tombstones)  # deleted since the last merge (index.tombstones)
     _vectors: VectorSearch | None = field(default=None, repr=False)
     _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -79,6 +79,7 @@ class IndexVersion:
 
     def close(self) -> None:
         self._vectors = None
+        self.sentence_vectors.close()
 
 
 def open_index(index_dir: Path, load_vectors: bool = True) -> IndexVersion:

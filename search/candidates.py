@@ -11,6 +11,7 @@ from index.filter import Filter
 from index.lexical import token_script
 from index.lexical_search import MAX_QUERY_TERMS, LexicalHit, LexicalSearch, strongest_terms
 from index.ranges import run_rows
+from index.sentence_parts import SentenceVectors
 from index.vectors.base import Allowed, VectorSearch
 from search.passage_arrays import PassageArrays, SentenceSpans
 
@@ -98,8 +99,8 @@ def dense_hits(vectors: VectorSearch, vector: np.ndarray, where: Filter,
     return found[0][keep], scores[0][keep]
 
 
-def hybrid_candidates(vectors: VectorSearch, arrays: PassageArrays, sentence_vectors: np.ndarray, vector: np.ndarray,
-                      dense: tuple[np.ndarray, np.ndarray], terms: list[str], tokens: LexicalPool,
+def hybrid_candidates(vectors: VectorSearch, arrays: PassageArrays, sentence_vectors: SentenceVectors,
+                      vector: np.ndarray, dense: tuple[np.ndarray, np.ndarray], terms: list[str], tokens: LexicalPool,
                       stems: LexicalPool | None = None) -> Candidates:
     """The pools together, each passage with every score; ``terms`` are the query's, ``dense`` a non-empty
     :func:`dense_hits`, ``tokens`` and ``stems`` the :func:`lexical_pool` of each lexical field."""
@@ -141,7 +142,7 @@ def _evidence(pool: LexicalPool, position: dict[int, int]) -> Evidence:
 
 
 def best_sentence_cosine(ids: np.ndarray, query: np.ndarray, cosine: np.ndarray, sentences: SentenceSpans,
-                         sentence_vectors: np.ndarray) -> np.ndarray:
+                         sentence_vectors: SentenceVectors) -> np.ndarray:
     """Each passage's highest sentence cosine with ``query`` (its own ``cosine`` where it has no sentence rows)."""
     first = sentences.first
     starts, counts = first[ids], first[ids + 1] - first[ids]

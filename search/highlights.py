@@ -6,13 +6,14 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from index.lexical import term_spans
+from index.sentence_parts import SentenceVectors
 from search.passage_arrays import SentenceSpans
 
 Highlight = tuple[list[list[int]], str]  # [start, end] offsets into the passage's text, and "terms" or "sentence"
 
 
 def highlights(passages: Iterable[tuple[int, str]], terms: list[str], query_vector: Callable[[], np.ndarray],
-               sentences: SentenceSpans, sentence_vectors: np.ndarray) -> Iterator[Highlight]:
+               sentences: SentenceSpans, sentence_vectors: SentenceVectors) -> Iterator[Highlight]:
     """(highlights, kind) for each (passage id, text), in order. The closest sentence is chosen by the
     sentence vectors stored with the index; ``query_vector`` is called only when one is needed."""
     starts, ends, first = sentences

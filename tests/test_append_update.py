@@ -120,7 +120,7 @@ def test_an_appended_version_holds_every_passage_once(tmp_path, base, embedder, 
         sentences = db.execute("SELECT count(*), min(rowid), max(rowid) FROM sentences").fetchone()
     assert tuple(sentences) == (version.sentence_vectors.shape[0], 1, version.sentence_vectors.shape[0])
     # the live version's sentence vectors come first, unchanged, in the appended file
-    assert np.array_equal(version.sentence_vectors[:before.sentence_vectors.shape[0]], before.sentence_vectors)
+    assert np.array_equal(version.sentence_vectors[:before.sentence_vectors.shape[0]], before.sentence_vectors[:])
 
 
 @pytest.mark.parametrize("kernel_copies", [True, False])
@@ -147,7 +147,12 @@ def test_sentence_vectors_read_as_one_array_across_parts(tmp_path) -> None:
         assert np.array_equal(vectors[rows], whole[rows])
     with pytest.raises(IndexError):
         vectors[[9]]
-    assert isinstance(SentenceVectors.load(tmp_path, ["part-0.npy"]), np.ndarray)  # one file: the array itself
+    (tmp_path / "part-0.npy").write_bytes((tmp_path / "part-0.npy").read_bytes()[:-1])
+    with pytest.raises(ValueError, match="part-0.npy holds"):
+        SentenceVectors.load(tmp_path, ["part-0.npy"])
+    np.save(tmp_path / "wide.npy", rng.random((2, 5)).astype(np.float16))
+    with pytest.raises(ValueError, match="different widths"):
+        SentenceVectors.load(tmp_path, ["part-1.npy", "wide.npy"])
 
 
 def test_appended_vectors_link_the_live_files_and_fold_past_the_cap(tmp_path, base, embedder, articles,
@@ -181,7 +186,7 @@ def test_appended_vectors_link_the_live_files_and_fold_past_the_cap(tmp_path, ba
     with index_lock(index_dir):
         update_index(index_dir, embedder, [], [], merge=True)
     merged = open_index(index_dir)
-    assert "sentence_parts" not in merged.manifest and isinstance(merged.sentence_vectors, np.ndarray)
+    assert "sentence_parts" not in merged.manifest and len(merged.sentence_vectors.parts) == 1
     assert "vector_parts" not in merged.manifest
     assert merged.sentence_vectors.shape == expected.shape
 

@@ -162,7 +162,7 @@ def test_vectors_are_written_block_by_block_and_counted(tmp_path: Path) -> None:
         first = store.write_version(tmp_path, articles, passages, VectorBlocks(2, 4, lambda: [vectors[:1], vectors[1:]]),
                                     VectorBlocks(3, 4, lambda: [sentences[:2], sentences[2:]]), "test-model", {})
     version = open_index(tmp_path)
-    assert np.array_equal(version.sentence_vectors, sentences.astype(np.float16))
+    assert np.array_equal(version.sentence_vectors[:], sentences.astype(np.float16))
     assert np.array_equal(version.vectors.vectors(np.arange(2)), vectors)
     for wrong in ([sentences[:2]], [sentences[:2], sentences[1:]], [sentences[:, :3]]):
         with index_lock(tmp_path), pytest.raises(ValueError, match="sentence vectors"):

@@ -38,3 +38,12 @@ def test_no_sentence_weight_scores_as_the_plain_fusion(search_engine):
     changed = [pid for pid in before if abs(before[pid] - after[pid]) > 1e-9]
     assert changed  # the re-rank does move scores (sentence and passage cosines differ)...
     assert set(changed) <= set(order[:RERANK_DEPTH])  # ...but only of the passages it reaches
+
+
+def test_sentence_vectors_are_read_not_mapped(search_engine):
+    """A search reads its passages' sentence rows through the page cache: the file is never mapped into the
+    server's memory, where each read row would have added a folio to the process's PSS."""
+    search_engine.search("سفر وزیر خارجه به مسکو")
+    files = {str(part.path) for part in search_engine.version.sentence_vectors.parts}
+    mapped = {line.split(maxsplit=5)[-1].strip() for line in open("/proc/self/maps") if len(line.split()) == 6}
+    assert files and not files & mapped
