@@ -6,6 +6,7 @@ from settings.py (KAVOSH_HOST, KAVOSH_PORT, KAVOSH_WORKERS, KAVOSH_THREADS, KAVO
 KAVOSH_ACCESS_LOG).
 """
 import gc
+import os
 
 from index import persian
 from settings import Settings
@@ -13,6 +14,11 @@ from settings import Settings
 persian.load()  # first: gunicorn reads this file before it imports the app (see index.persian.load)
 
 _settings = Settings.from_env()
+# FAISS's OpenMP team size, read once when the app loads FAISS (after this file). omp_set_num_threads holds only
+# for the thread that calls it, so gthread's request threads ran each vector search with a team as wide as the
+# machine, whose idle members spun: a worker spent about twice the CPU time a search needed (docs/benchmarks.md,
+# "Sentence vectors read, not mapped"). A search asks FAISS for one query: one thread is all it uses.
+os.environ.setdefault("OMP_NUM_THREADS", str(_settings.torch_threads))
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
@@ -33,17 +39,17 @@ torch_threads = _settings.torch_threads
 
 
 def pre_fork(server, worker):
-    """Read the engine's per-passage arrays and the keyboard-layout check's Persian word list in the master
-    (once: both are cached), so every worker shares them and no worker's first query builds them (the word
-    list took 0.5-1 s of each worker's first search: docs/benchmarks.md); then move everything the master
-    loaded (model, index, hazm's word lists) out of the garbage collector's sight: a full collection over them
-    stalls a request and unshares the workers' pages (docs/design.md)."""
+    """Read what the engine reads lazily (``SearchEngine.prepare``) and the keyboard-layout check's Persian word
+    list in the master (once: all are cached), so every worker shares them and no worker's first query builds
+    them (the word list took 0.5-1 s of each worker's first search: docs/benchmarks.md); then move everything
+    the master loaded (model, index, hazm's word lists) out of the garbage collector's sight: a full collection
+    over them stalls a request and unshares the workers' pages (docs/design.md)."""
     from search.layout import persian_words
     from web.holder import engine_holder
 
     engine = engine_holder(server.app.wsgi()).engine
     if engine is not None:
-        engine.arrays.read_all()
+        engine.prepare()
     persian_words()
     gc.freeze()
 

@@ -260,6 +260,14 @@ class _CharTerms(dict):
 
 _CHAR_TERMS = _CharTerms()
 _REPEAT = re.compile(r"(.)\1\1")
+# the characters of nearly every passage: printable ASCII, the Arabic block (Persian letters and digits), ZWNJ
+_COMMON_CHARACTERS = "".join(map(chr, [*range(0x20, 0x7F), *range(0x600, 0x700), 0x200C]))
+
+
+def prepare_term_spans() -> None:
+    """Fill :func:`term_spans`' character table for the common characters now, so that no search pays for
+    seeing them first (about 0.2 ms a character: 13 ms of a server's first Persian search at 10^6)."""
+    _COMMON_CHARACTERS.translate(_CHAR_TERMS)
 
 
 def _could_hold(word: str, wanted: re.Pattern, beginnings: set[str]) -> bool:

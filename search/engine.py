@@ -18,7 +18,7 @@ import numpy as np
 
 from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
-from index.lexical import has_stems, stems
+from index.lexical import has_stems, prepare_term_spans, stems
 from index.lexical_search import LexicalSearch
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
@@ -139,6 +139,15 @@ class SearchEngine:
         """The distinct non-empty categories of the indexed articles, sorted (read once: a version never changes)."""
         return list(self._categories)
 
+    def prepare(self) -> None:
+        """Read now what a first search would read lazily: the per-passage arrays, the category list (a scan of
+        every article, 21 ms at 10^6) and the highlighter's character table. gunicorn's master calls it before
+        it forks, so the workers share all three and no user's first search pays for them (docs/benchmarks.md,
+        "Sentence vectors read, not mapped"). It leaves no database connection open to be carried over a fork."""
+        self.arrays.read_all()
+        self.categories()
+        prepare_term_spans()
+
     def info(self) -> dict[str, Any]:
         """What is being served: model, version, build time and counts."""
         manifest = self.version.manifest
@@ -212,5 +221,6 @@ class SearchEngine:
     @cached_property
     def _categories(self) -> list[str]:
         live, parameters = self.version.tombstones.excluded("id")
-        return [row[0] for row in self.db.execute(f"SELECT DISTINCT cat FROM articles WHERE cat != ''{live} ORDER BY cat",
-                                                  parameters)]
+        with closing(self.version.connect()) as db:  # not this thread's: prepare() runs before gunicorn forks
+            return [row[0] for row in db.execute(f"SELECT DISTINCT cat FROM articles WHERE cat != ''{live} ORDER BY cat",
+                                                 parameters)]

@@ -7,6 +7,7 @@ from dataclasses import asdict
 import pytest
 
 from index.articles import Article
+from index import lexical
 from index.lexical import tokens
 from index.passages import sentence_spans
 from index.pipeline import Chunking, build_index
@@ -118,6 +119,18 @@ def test_date_filters_keep_the_range_and_drop_undated_articles(small_engine):
 
 def test_categories_lists_distinct_non_empty_categories(small_engine):
     assert small_engine.categories() == ["economy", "sports"]
+
+
+def test_prepare_reads_what_a_first_search_would_and_leaves_no_connection_to_fork(small_engine):
+    """gunicorn's master prepares the engine before forking: what it read is then shared by the workers, and
+    an SQLite connection open in the master's thread would be carried into every worker."""
+    engine = SearchEngine(small_engine.version, small_engine.embedder)
+    engine.prepare()
+    assert "_categories" in engine.__dict__ and engine.categories() == ["economy", "sports"]
+    assert {"scripts", "articles", "sentences", "facts"} <= engine.arrays.__dict__.keys()
+    assert not hasattr(engine._local, "db")
+    assert {ord("ی"), ord("۴"), ord("a"), 0x200C} <= lexical._CHAR_TERMS.keys()
+    assert lexical._CHAR_TERMS[ord("ي")] == "ی"  # the Arabic yeh is folded as a search folds it
 
 
 @pytest.mark.parametrize("method", ["hybrid", "dense", "lexical"])

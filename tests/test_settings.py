@@ -41,3 +41,21 @@ def test_gunicorn_conf_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert (conf["workers"], conf["threads"], conf["torch_threads"]) == (3, 1, 5)
     assert conf["accesslog"] == "/tmp/access.log" and conf["bind"] == "127.0.0.1:8123"
+
+
+@pytest.mark.parametrize("operator_setting, expected", [(None, 1), ("3", 3)])
+def test_request_threads_search_faiss_with_the_workers_share_of_the_cores(operator_setting, expected) -> None:
+    """FAISS reads its OpenMP team size when it loads, after gunicorn.conf.py; a thread gthread starts later
+    (a request's) gets that size, not the machine's width. An operator's own OMP_NUM_THREADS is kept."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env.update(KAVOSH_WORKERS="2", KAVOSH_TORCH_THREADS="1", **({"OMP_NUM_THREADS": operator_setting}
+                                                                if operator_setting else {}))
+    script = (f"import runpy, threading; runpy.run_path({str(GUNICORN_CONF)!r}); import faiss; seen = []; "
+              "t = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads())); t.start(); t.join(); "
+              "print(seen[0])")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                         cwd=GUNICORN_CONF.parent)
+    assert int(out.stdout.split()[-1]) == expected
