@@ -62,14 +62,14 @@ class _Part:
         self.path = path
         self.close = weakref.finalize(self, os.close, self.fd)  # closed with the version, or when collected
 
-    def read_into(self, out: np.ndarray, first: int) -> None:
-        """Fill ``out`` (C-contiguous rows) with this file's rows from ``first`` on."""
-        view, position = memoryview(out).cast("B"), self.offset + first * self.row_bytes
-        while view:  # one read but for the rare short one (Linux stops a read at about 2 GB)
-            done = os.preadv(self.fd, [view], position)
+    def read(self, into: memoryview, position: int) -> None:
+        """Fill ``into`` with the file's bytes from ``position`` on: one read but for the rare short one (Linux
+        stops a read at about 2 GB)."""
+        while into:
+            done = os.preadv(self.fd, [into], position)
             if done == 0:
-                raise OSError(f"{self.path}: the file ends before row {first + len(out)}; it was cut short")
-            view, position = view[done:], position + done
+                raise OSError(f"{self.path}: the file ends before byte {position + len(into)}; it was cut short")
+            into, position = into[done:], position + done
 
 
 class SentenceVectors:
@@ -108,11 +108,18 @@ class SentenceVectors:
         if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
             raise IndexError(f"sentence rows out of 0..{self.shape[0] - 1}")
         out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        if not len(rows):
+            return out
         part_of = np.searchsorted(self.starts, rows, side="right") - 1
-        # a run ends where the next row is not the next one of the same file
-        ends = np.flatnonzero((np.diff(rows) != 1) | (np.diff(part_of) != 0)) + 1
-        for begin, end in zip([0, *ends.tolist()], [*ends.tolist(), len(rows)]):
-            if begin < end:
-                part = int(part_of[begin])
-                self.parts[part].read_into(out[begin:end], int(rows[begin] - self.starts[part]))
+        # a run ends where the next row is not the next one of the same file; per run, where its bytes go in
+        # ``out``, how many, and where they are in their file (worked out for all runs at once: ~2 µs a run)
+        begins = np.flatnonzero(np.r_[True, (np.diff(rows) != 1) | (np.diff(part_of) != 0)])
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        parts = part_of[begins]
+        offsets = np.array([part.offset for part in self.parts])[parts] + (rows[begins] - self.starts[parts]) * row_bytes
+        bounds = np.r_[begins, len(rows)] * row_bytes
+        whole = memoryview(out.reshape(-1).view(np.uint8))
+        for part, start, end, position in zip(parts.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(),
+                                              offsets.tolist()):
+            self.parts[part].read(whole[start:end], position)
         return out
