@@ -54,9 +54,8 @@ class _Part:
                              f"{shape}, not rows of vectors")
         self.rows, self.width = shape
         self.row_bytes = self.width * self.dtype.itemsize
-        size = path.stat().st_size
-        if size != self.offset + self.rows * self.row_bytes:
-            expected = self.offset + self.rows * self.row_bytes
+        size, expected = path.stat().st_size, self.offset + self.rows * self.row_bytes
+        if size != expected:
             raise ValueError(f"{path.name} holds {size} bytes, its header says {expected}")
         self.fd = os.open(path, os.O_RDONLY)
         self.path = path
