@@ -2,6 +2,7 @@
 sentence spans), so that scoring, ranking and highlighting a thousand candidates need no database query."""
 from __future__ import annotations
 
+import itertools
 from contextlib import closing
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
@@ -89,7 +90,9 @@ class PassageArrays:
 
     @cached_property
     def sentences(self) -> SentenceSpans:
-        rows = np.array(list(self._rows("SELECT passage_id, start, end FROM sentences ORDER BY rowid")),
-                        dtype=np.int64).reshape(-1, 3)
+        # flattened straight into the array: a list of 3.9 M row tuples first made this 12.6 s of a 10^6
+        # server's start-up, 2.7 s now (docs/benchmarks.md, "Sentence vectors read, not mapped")
+        rows = np.fromiter(itertools.chain.from_iterable(self._rows("SELECT passage_id, start, end FROM sentences "
+                                                                    "ORDER BY rowid")), dtype=np.int64).reshape(-1, 3)
         first = np.searchsorted(rows[:, 0], np.arange(self.passages + 1))
         return SentenceSpans(rows[:, 1], rows[:, 2], first)
