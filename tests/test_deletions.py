@@ -22,6 +22,7 @@ from search import related
 from search.engine import SearchEngine
 from search.live import LiveEngine
 from settings import Settings
+from tests.test_live_index import followed, switched
 
 
 @pytest.fixture
@@ -175,7 +176,7 @@ def test_a_server_follows_a_deletion_with_what_it_already_read(index_copy: Path,
     gone = smallest_articles(index_copy, 1)[0]
     title = old.db.execute("SELECT title FROM articles WHERE id = ?", [gone]).fetchone()[0]
     assert delete(index_copy, gone) == 0
-    new = live.get()
+    new = switched(live, old.version.path)
     assert new.version.path != old.version.path and new.version.tombstones.articles == {gone}
     assert new.vectors is old.vectors and new.query_vectors is old.query_vectors
     assert new.arrays.articles is old.arrays.articles and new.arrays.sentences is old.arrays.sentences
@@ -184,6 +185,7 @@ def test_a_server_follows_a_deletion_with_what_it_already_read(index_copy: Path,
     for method in ("dense", "lexical", "hybrid"):
         assert gone not in [r.article_id for r in new.search(title, k=50, method=method).results]
     freed = weakref.ref(old.version)
+    followed(live)  # the follower's thread has let go of everything it held
     gc.disable()  # as the server runs: the replaced engine must go by reference counting alone
     try:
         del old
@@ -191,6 +193,6 @@ def test_a_server_follows_a_deletion_with_what_it_already_read(index_copy: Path,
     finally:
         gc.enable()
     assert update_main(["--rewrite", "--index", str(index_copy), "--quiet"]) == 0
-    merged = live.get()
+    merged = switched(live, new.version.path)
     assert merged.version.path != new.version.path and not merged.version.tombstones
     assert merged.vectors is not new.vectors and merged.arrays.articles is not new.arrays.articles
