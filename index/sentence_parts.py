@@ -115,7 +115,8 @@ class SentenceVectors:
         begins = np.flatnonzero(np.r_[True, (np.diff(rows) != 1) | (np.diff(part_of) != 0)])
         row_bytes = self.shape[1] * self.dtype.itemsize
         parts = part_of[begins]
-        offsets = np.array([part.offset for part in self.parts])[parts] + (rows[begins] - self.starts[parts]) * row_bytes
+        headers = np.array([part.offset for part in self.parts])
+        offsets = headers[parts] + (rows[begins] - self.starts[parts]) * row_bytes
         bounds = np.r_[begins, len(rows)] * row_bytes
         whole = memoryview(out.reshape(-1).view(np.uint8))
         for part, start, end, position in zip(parts.tolist(), bounds[:-1].tolist(), bounds[1:].tolist(),
