@@ -81,20 +81,20 @@ def write_version(
     stages = tqdm(total=6, desc="writing the version", unit="stage", disable=not progress)
     try:
         ids = np.arange(len(passages), dtype=np.int64)
-        with _stage(stages, "the database"):
+        with _stage(stages, "writing the database"):
             write_database(tmp / DATABASE, articles, passages, text_keys)
         crash_point("database-written")
-        with _stage(stages, f"the {backend.kind} vector index"):
+        with _stage(stages, f"writing the {backend.kind} vector index"):
             vector_parameters = _write_vector_index(backend, vectors, ids, tmp)
         crash_point("vectors-written")
-        with _stage(stages, "FTS5's lexical index"):
+        with _stage(stages, "writing FTS5's lexical index"):
             write_lexical(tmp / LEXICAL, _lexical_texts(articles, passages) if lexical is None else lexical)
             fsync_file(tmp / LEXICAL)
         crash_point("lexical-written")
-        with _stage(stages, "tantivy's lexical index"):
+        with _stage(stages, "writing tantivy's lexical index"):
             tantivy, _ = write_tantivy(tmp)
         crash_point("tantivy-written")
-        with _stage(stages, "the sentence vectors"):
+        with _stage(stages, "writing the sentence vectors"):
             _write_sentence_vectors(tmp / SENTENCES, sentence_vectors)
         manifest = {
             "format": FORMAT_VERSION,
@@ -112,7 +112,7 @@ def write_version(
         }
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
         crash_point("manifest-written")
-        with _stage(stages, "verifying"):
+        with _stage(stages, "verifying the version"):
             open_version(tmp, verify_checksums=True).close()
         final = make_live(index_dir, tmp)
     except BaseException:
@@ -137,7 +137,7 @@ def _stage(stages: tqdm, name: str) -> Iterator[None]:
     """One of :func:`write_version`'s stages: named on its bar (and logged, for a log without a terminal),
     counted when done."""
     stages.set_postfix_str(name)
-    log.info("writing %s", name)
+    log.info("%s", name)
     yield
     stages.update()
 
