@@ -8,17 +8,19 @@ KAVOSH_ACCESS_LOG).
 import gc
 import os
 
-from index import persian
 from settings import Settings
 
-persian.load()  # first: gunicorn reads this file before it imports the app (see index.persian.load)
-
 _settings = Settings.from_env()
-# FAISS's OpenMP team size, read once when the app loads FAISS (after this file). omp_set_num_threads holds only
-# for the thread that calls it, so gthread's request threads ran each vector search with a team as wide as the
-# machine, whose idle members spun: a worker spent about twice the CPU time a search needed (docs/benchmarks.md,
-# "Sentence vectors read, not mapped"). A search asks FAISS for one query: one thread is all it uses.
+# The threads of every OpenMP and BLAS runtime (FAISS's, numpy's OpenBLAS, the ones hazm's dependencies load), read
+# once when each is loaded: so set before anything below imports numpy. Left to their default, the width of the
+# machine, each request thread's vector search and matrix products woke a team whose idle members spun, and a
+# worker spent about twice the CPU time a search needed (docs/benchmarks.md, "Sentence vectors read, not mapped").
+# A request is one query: one thread each is all it uses.
 os.environ.setdefault("OMP_NUM_THREADS", str(_settings.torch_threads))
+
+from index import persian  # noqa: E402 (after the thread counts above: hazm loads numpy)
+
+persian.load()  # before the app: gunicorn reads this file before it imports the app (see index.persian.load)
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
@@ -55,15 +57,11 @@ def pre_fork(server, worker):
 
 
 def post_fork(server, worker):
-    """Per-worker thread pools, set before the worker runs any model code. FAISS's OpenMP setting is per thread:
-    this one holds for the worker's main thread (its warm-up query), not for gthread's request threads, which
-    is why ``IVFIndex.vectors`` sets its own (index/vectors/ivf.py)."""
-    import faiss
-
+    """The model's thread pool, sized before the worker runs any model code (FAISS's is sized by
+    ``OMP_NUM_THREADS`` above, for every thread of the worker)."""
     from index.precision import set_threads
 
     set_threads(torch_threads)  # torch's where the model is torch's; an int8 worker imports no torch for it
-    faiss.omp_set_num_threads(1)
 
 
 def post_worker_init(worker):

@@ -43,19 +43,26 @@ def test_gunicorn_conf_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     assert conf["accesslog"] == "/tmp/access.log" and conf["bind"] == "127.0.0.1:8123"
 
 
-@pytest.mark.parametrize("operator_setting, expected", [(None, 1), ("3", 3)])
-def test_request_threads_search_faiss_with_the_workers_share_of_the_cores(operator_setting, expected) -> None:
-    """FAISS reads its OpenMP team size when it loads, after gunicorn.conf.py; a thread gthread starts later
-    (a request's) gets that size, not the machine's width. An operator's own OMP_NUM_THREADS is kept."""
+@pytest.mark.parametrize("operator_setting", [None, "3"])
+def test_request_threads_run_every_thread_pool_at_the_workers_share_of_the_cores(operator_setting) -> None:
+    """OpenMP and BLAS runtimes read their thread count when they load: gunicorn.conf.py sets it before anything
+    loads one (hazm loads numpy and its OpenBLAS; the app, FAISS), so a thread gthread starts later (a request's)
+    sees the worker's share, not the machine's width, in every runtime. An operator's own OMP_NUM_THREADS is kept."""
+    import json
     import subprocess
     import sys
 
-    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     env.update(KAVOSH_WORKERS="2", KAVOSH_TORCH_THREADS="1", **({"OMP_NUM_THREADS": operator_setting}
                                                                 if operator_setting else {}))
-    script = (f"import runpy, threading; runpy.run_path({str(GUNICORN_CONF)!r}); import faiss; seen = []; "
-              "t = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads())); t.start(); t.join(); "
-              "print(seen[0])")
+    script = (f"import json, runpy, threading; runpy.run_path({str(GUNICORN_CONF)!r}); import faiss, threadpoolctl; "
+              "seen = []; t = threading.Thread(target=lambda: seen.extend([p['internal_api'], p['num_threads']] "
+              "for p in threadpoolctl.threadpool_info())); t.start(); t.join(); print(json.dumps(seen))")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
                          cwd=GUNICORN_CONF.parent)
-    assert int(out.stdout.split()[-1]) == expected
+    pools = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"openblas", "openmp"} <= {api for api, _ in pools}  # numpy's BLAS and FAISS's OpenMP at least
+    if operator_setting is None:
+        assert {threads for _, threads in pools} == {1}
+    else:  # OpenBLAS caps its count at the cores; OpenMP takes the operator's as given
+        assert {threads for api, threads in pools if api == "openmp"} == {3}
