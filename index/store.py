@@ -124,7 +124,8 @@ def write_version(
     return final
 
 
-def _write_vector_index(backend: type[VectorIndex], vectors: VectorBlocks, ids: np.ndarray, folder: Path) -> dict[str, int]:
+def _write_vector_index(backend: type[VectorIndex], vectors: VectorBlocks, ids: np.ndarray,
+                        folder: Path) -> dict[str, int]:
     """Build the vector index into ``folder`` and return its parameters. Its memory (0.8 GB at 10^6 passages) is
     freed on return, before the lexical indexes are written (docs/benchmarks.md, "A real 10^6 rebuild")."""
     vector_index = backend.build_from(vectors, ids)
