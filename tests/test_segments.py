@@ -97,7 +97,12 @@ def test_segments_fold_past_the_cap_and_a_merge_writes_one_database(tmp_path, ba
         update_index(index_dir, embedder, [], [], merge=True)
     merged = open_index(index_dir)
     assert "segments" not in merged.manifest and stored_articles(merged) == stored_articles(version)
-    assert [[r[0] for r in found] for found in answers(index_dir, embedder)] == [[r[0] for r in found] for found in folded]
+    # the same articles answer each query, and dense scores agree exactly; BM25's differ, since tantivy counts the
+    # rows the updates replaced until the merge drops them (docs/design.md), so near-ties may swap places
+    for (_, options), after, before in zip(QUERIES, answers(index_dir, embedder), folded):
+        assert {r[0] for r in after} == {r[0] for r in before}
+        if options.get("method") == "dense":
+            assert [(r[0], r[2]) for r in after] == [(r[0], r[2]) for r in before]  # the merge renumbers passages
 
 
 def test_a_deletion_after_a_segment_links_it(tmp_path, base, embedder, articles) -> None:
