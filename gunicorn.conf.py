@@ -65,12 +65,14 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """One warm-up query per worker so that the first user does not pay for lazy initialisation."""
+    """One warm-up query per worker so that the first user does not pay for lazy initialisation, and the query
+    model prepared for every query length it runs on (``Embedder.warm_up``)."""
     from web.holder import engine_holder
 
     holder = engine_holder(worker.wsgi)
     if holder.engine is not None:
         try:
+            holder.engine.embedder.warm_up()
             holder.engine.search("warm up", k=1)
         except Exception as exc:  # a warm-up failure must not stop the worker; requests will report it
             worker.log.warning("warm-up query failed: %s", exc)

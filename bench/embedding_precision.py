@@ -92,7 +92,8 @@ def main() -> None:
           f"{len(queries)} single queries ({len(lines)} distinct: English, Fars News titles, PersianQA questions); model {resolve_model(settings.model, settings.model_cache)}")
 
     for embedder in embedders.values():
-        embedder.embed_queries(queries[:3])  # warm-up
+        embedder.warm_up()  # as a server worker does when it starts
+        embedder.embed_queries(queries[:3])
     passages_by = passage_rates(embedders, texts, ranges, args.repeats)
     queries_by = query_times(embedders, queries, args.rounds)
     results = {name: (*passages_by[name], *queries_by[name]) for name in embedders}

@@ -111,6 +111,11 @@ class Embedder:
                 bar.update(len(block))
         return vectors, sentence_vectors
 
+    def warm_up(self) -> None:
+        """Prepare what the first queries would otherwise wait for (int8 compiles its query model for each length
+        it runs queries on); for a server worker that is about to answer them."""
+        self.backend.warm_up()
+
     def release(self) -> None:
         """Give back the memory of the forward pass where it can be made again on the next call (int8's compiled
         models); for a caller done embedding for a while, such as a rebuild about to write its version."""

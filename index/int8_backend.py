@@ -1,16 +1,17 @@
 """The int8 embedding backend: the model's transformer in int8, run by OpenVINO (index.int8_model makes it).
 
 Two models of one graph: passages run the statically quantized one in padded batches (fixed scales, so a text's
-vector does not depend on its batch-mates); a query runs alone, unpadded, on the model with int8 weights and
-per-token activation scales (static scales clip short questions). Everything is tokenized by the fast tokenizer's
-Rust core (the folder's ``tokenizer.json``), read without transformers: counting, offsets and ids are the Hugging
-Face tokenizer's (tested), and an int8 process imports neither transformers nor torch to get them.
+vector does not depend on its batch-mates); a query runs alone on the model with int8 weights and per-token
+activation scales (static scales clip short questions), compiled for its length rounded up (:data:`QUERY_WIDTHS`).
+Everything is tokenized by the fast tokenizer's Rust core (the folder's ``tokenizer.json``), read without
+transformers: counting, offsets and ids are the Hugging Face tokenizer's (tested), and an int8 process imports
+neither transformers nor torch to get them.
 The graph ends at the last hidden state; mean pooling over the attention mask is done here, as the
 sentence-transformers folder's Pooling module does (checked on load: only mean pooling is supported).
 
 Each model is compiled on first use in each process, so a server compiles only the query model and a worker
-compiles its own: gunicorn loads the app in its master and forks. Inference requests are per thread (gunicorn's
-threads share an engine; one request serves one call at a time).
+compiles its own (``warm_up``): gunicorn loads the app in its master and forks. Inference requests are per thread
+(gunicorn's threads share an engine; one request serves one call at a time).
 """
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 #: has run; padded to the longest text alone, a rebuild ran ~200 widths and its memory grew shard after shard
 #: (docs/benchmarks.md, "A real 10^6 rebuild"). The padding is masked: vectors are unchanged.
 PAD_MULTIPLE = 16
+#: A query of up to 32 tokens runs on the query model compiled for a fixed length, the first of these that holds it
+#: (the padding masked: cosine to the unpadded vector ≥ 0.9999); a longer one on the model compiled for any length.
+#: OpenVINO prepares a variable-length model again whenever the length changes, and a fixed length lets it plan
+#: once: 0.3–1.8 ms less a query at one thread. Each length compiled holds about 45 MB more (docs/benchmarks.md,
+#: "Queries on fixed lengths").
+QUERY_WIDTHS = (8, 16, 32)
 
 
 def _pooling_mode(folder: Path) -> str:
@@ -64,7 +71,8 @@ class Int8Backend:
         self.prompts: dict[str, str] = dict(extra.get("prompts") or {})
         self.dimension = int(json.loads((folder_path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.core = self._core(self.max_tokens)
-        self._compiled: dict[tuple[str, int], object] = {}  # (model file, process id) -> compiled model
+        self._compiled: dict[tuple[str, int, int | None], object] = {}  # (model file, process id, length) -> compiled
+        self._graphs: dict[tuple[str, int], object] = {}  # (model file, process id) -> the graph read for it
         self._lock = threading.Lock()
         self._requests = threading.local()
 
@@ -81,10 +89,17 @@ class Int8Backend:
         """The core again, padding to the batch's longest rounded up to :data:`PAD_MULTIPLE`: for passages."""
         core = _sharing_model(self.core)
         core.enable_truncation(self.max_tokens)
-        pad = self.tokenizer_config.get("pad_token") or "<pad>"
-        pad = pad["content"] if isinstance(pad, dict) else str(pad)
-        core.enable_padding(pad_id=core.token_to_id(pad) or 0, pad_token=pad, pad_to_multiple_of=PAD_MULTIPLE)
+        core.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token, pad_to_multiple_of=PAD_MULTIPLE)
         return core
+
+    @cached_property
+    def pad_token(self) -> str:
+        pad = self.tokenizer_config.get("pad_token") or "<pad>"
+        return pad["content"] if isinstance(pad, dict) else str(pad)
+
+    @cached_property
+    def pad_id(self) -> int:
+        return self.core.token_to_id(self.pad_token) or 0
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens of each text, without special tokens (every token: no truncation)."""
@@ -106,12 +121,13 @@ class Int8Backend:
         core.no_padding()
         return core
 
-    def _request(self, model: str) -> object:
-        """This thread's inference request on this process's compiled ``model`` (compiled on first use).
+    def _request(self, model: str, width: int | None = None) -> object:
+        """This thread's inference request on this process's compiled ``model`` (compiled on first use), for inputs
+        of ``width`` tokens (None: of any length).
 
         Objects inherited from the parent process are kept, never freed: their destructors would stop thread
         pools that only exist in the parent (an abort, "No such process")."""
-        key = (model, os.getpid())
+        key = (model, os.getpid(), width)
         with self._lock:
             if key not in self._compiled:
                 import openvino
@@ -120,9 +136,16 @@ class Int8Backend:
                           "PERFORMANCE_HINT": "LATENCY"}
                 if precision.threads():  # a gunicorn worker's or a Ray actor's share; else OpenVINO's default, the cores
                     config["INFERENCE_NUM_THREADS"] = precision.threads()
-                self._compiled[key] = openvino.Core().compile_model(str(self.models / model), "CPU", config)
-                log.info("int8 model %s on OpenVINO %s, %s threads", self.models / model, openvino.__version__,
-                         config.get("INFERENCE_NUM_THREADS", "default"))
+                graph_key = (model, os.getpid())
+                if graph_key not in self._graphs:  # read once: its lengths then share its weights as read (~20 MB each)
+                    self._graphs[graph_key] = openvino.Core().read_model(str(self.models / model))
+                graph = self._graphs[graph_key]
+                length = openvino.Dimension(-1) if width is None else openvino.Dimension(width)
+                graph.reshape({name: openvino.PartialShape([openvino.Dimension(-1), length])
+                               for name in ("input_ids", "attention_mask")})
+                self._compiled[key] = openvino.Core().compile_model(graph, "CPU", config)
+                log.info("int8 model %s (%s tokens) on OpenVINO %s, %s threads", self.models / model, width or "any",
+                         openvino.__version__, config.get("INFERENCE_NUM_THREADS", "default"))
             compiled = self._compiled[key]
         requests = getattr(self._requests, "by_key", None)
         if requests is None:
@@ -136,21 +159,35 @@ class Int8Backend:
         500 MB); the next call compiles them again. A rebuild calls it before writing the version, which needs no
         model (docs/benchmarks.md, "A real 10^6 rebuild")."""
         with self._lock:
-            for key in [key for key in self._compiled if key[1] == os.getpid()]:
-                del self._compiled[key]
+            for cache in (self._compiled, self._graphs):
+                for key in [key for key in cache if key[1] == os.getpid()]:
+                    del cache[key]
             self._requests = threading.local()
 
-    def _hidden(self, model: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        request = self._request(model)
+    def _hidden(self, model: str, ids: np.ndarray, mask: np.ndarray, width: int | None = None) -> np.ndarray:
+        request = self._request(model, width)
         return np.asarray(request.infer({"input_ids": ids, "attention_mask": mask})[0], dtype=np.float32)
 
     def encode_queries(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """Mean-pooled (not normalized) float32 vectors of ``texts``, prompts already prepended; each alone."""
+        """Mean-pooled (not normalized) float32 vectors of ``texts``, prompts already prepended; each alone, padded
+        to the first of :data:`QUERY_WIDTHS` that holds it (longer ones unpadded)."""
         vectors = []
         for text in texts:
-            ids = np.array([self.core.encode(text).ids], dtype=np.int64)
-            vectors.append(self._hidden(QUERY_MODEL, ids, np.ones_like(ids))[0].mean(axis=0))
+            ids = self.core.encode(text).ids
+            width = next((width for width in QUERY_WIDTHS if width >= len(ids)), None)
+            tokens = np.full((1, width or len(ids)), self.pad_id, dtype=np.int64)
+            tokens[0, :len(ids)] = ids
+            mask = np.zeros_like(tokens)
+            mask[0, :len(ids)] = 1
+            vectors.append(self._hidden(QUERY_MODEL, tokens, mask, width)[0, :len(ids)].mean(axis=0))
         return np.array(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def warm_up(self) -> None:
+        """Compile the query model for every one of :data:`QUERY_WIDTHS` and for any length in this process now
+        (about 0.7 s each), not during some user's first query of that length: gunicorn's workers call it when
+        they start."""
+        for width in (*QUERY_WIDTHS, None):
+            self._request(QUERY_MODEL, width)
 
     def encode_passages(self, texts: list[str], batch_size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Each text's mean-pooled vector, its token vectors (float32) and each token's (start, end) character

@@ -34,6 +34,9 @@ class TorchBackend:
             vectors = self.model.encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
         return vectors.float().numpy().reshape(len(texts), self.dimension)
 
+    def warm_up(self) -> None:
+        """Nothing to prepare: torch runs a query of any length on the model as loaded."""
+
     def release(self) -> None:
         """Kept: the weights are the model here, and loading them again would cost seconds (int8 gives its compiled
         models back)."""

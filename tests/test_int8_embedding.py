@@ -13,7 +13,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from index import int8_model, precision
-from index.int8_backend import PAD_MULTIPLE
+from index.int8_backend import PAD_MULTIPLE, QUERY_WIDTHS
+from index.int8_model import QUERY_MODEL
 from index.articles import read_articles
 from index.embedder import Embedder, resolve_model
 from index.pipeline import Chunking, cut_articles
@@ -201,6 +202,30 @@ def test_a_passage_embeds_the_same_in_a_padded_batch_as_alone(int8_embedder, far
     assert len(alone.ids) % PAD_MULTIPLE == 0 and sum(alone.attention_mask) > len(alone.ids) - PAD_MULTIPLE
 
 
+def test_a_query_embeds_the_same_on_its_fixed_length_as_unpadded(int8_embedder) -> None:
+    """A query runs on the query model compiled for its length rounded up to one of QUERY_WIDTHS, padded and masked,
+    and a longer one on the model of any length; the padding must not move a query's vector, whichever lengths
+    were compiled before it (they are made from one graph)."""
+    backend = int8_embedder.backend
+    long, medium = "سفر وزیر خارجه به مسکو و دیدار با همتای روس " * 4, "نرخ سود بانکی در سال آینده " * 2
+    queries = ["query: " + long, "query: تورم", "query: " + medium]
+    lengths = [len(backend.core.encode(query).ids) for query in queries]
+    assert lengths[1] <= QUERY_WIDTHS[0] < lengths[2] <= QUERY_WIDTHS[-1] < lengths[0]
+    got = int8_embedder.embed_queries([query[len("query: "):] for query in queries])
+    for query, vector in zip(queries, got):
+        ids = np.array([backend.core.encode(query).ids])
+        unpadded = backend._hidden(QUERY_MODEL, ids, np.ones_like(ids))[0].mean(axis=0)
+        assert float(unpadded @ vector) / float(np.linalg.norm(unpadded)) > 0.9999
+
+    def compiled() -> set[int | None]:
+        return {width for model, pid, width in backend._compiled if model == QUERY_MODEL and pid == os.getpid()}
+
+    widths = [next((w for w in QUERY_WIDTHS if w >= n), None) for n in lengths]
+    assert widths[0] is None and set(widths) <= compiled()
+    int8_embedder.warm_up()
+    assert {*QUERY_WIDTHS, None} <= compiled()
+
+
 @pytest.mark.slow
 def test_int8_runs_in_a_forked_worker_and_in_threads(int8_embedder) -> None:
     """gunicorn loads the app in its master and forks: the child compiles its own model (OpenVINO's threads do
@@ -230,7 +255,7 @@ def test_an_int8_embedder_imports_neither_sentence_transformers_nor_transformers
               "precision.set_threads(1); "
               "e = Embedder(DEFAULT_MODEL, Settings.from_env().model_cache, precision='int8'); "
               "e.embed_queries(['آزمون']); e.count_tokens(['متن']); e.embed_passages(['جمله یک. جمله دو.'], [[(0, 9)]]); "
-              "threads = e.backend._request(QUERY_MODEL).get_compiled_model().get_property('INFERENCE_NUM_THREADS'); "
+              "threads = e.backend._request(QUERY_MODEL, 8).get_compiled_model().get_property('INFERENCE_NUM_THREADS'); "
               "print(e.precision, threads, *(name in sys.modules for name in ('sentence_transformers', 'transformers', 'torch')))")
     run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, check=True)
@@ -253,8 +278,8 @@ def test_release_gives_the_compiled_models_back_and_the_next_call_compiles_them_
     """A rebuild releases the model before writing its version (hundreds of MB at the end of a 10^6 build)."""
     texts, spans = [t for t, _ in fars_passages[:2]], [s for _, s in fars_passages[:2]]
     before, _ = int8_embedder.embed_passages(texts, spans)
-    assert any(pid == os.getpid() for _, pid in int8_embedder.backend._compiled)
+    assert any(key[1] == os.getpid() for key in int8_embedder.backend._compiled)
     int8_embedder.release()
-    assert not any(pid == os.getpid() for _, pid in int8_embedder.backend._compiled)
+    assert not any(key[1] == os.getpid() for key in int8_embedder.backend._compiled)
     after, _ = int8_embedder.embed_passages(texts, spans)
     np.testing.assert_allclose(after, before, atol=1e-6)
