@@ -43,7 +43,7 @@ from settings import PROJECT_ROOT, Settings  # noqa: E402
 
 log = logging.getLogger("bench.ranking_experiments")
 FEATURES = PROJECT_ROOT / "var" / "ranking-features"
-FEATURE_FORMAT = 2
+FEATURE_FORMAT = 3
 GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing half for a step to be taken
 
 
@@ -61,6 +61,8 @@ class Variant:
     lead_bonus: float = 0.0  # added to an article's first passage
     second_passage: float = 0.0  # an article's score := best passage + c * its second best
     stem_weight: float = DEFAULT_FUSION.stem_weight  # lexical evidence := (1 - w) * on words + w * on their hazm stems
+    article_weight: float = 0.0  # dense cosine := (1 - a) passage cosine + a cosine to its article's mean vector
+    rrf_k: float | None = None  # fuse ranks instead of scores: (1 - w) / (k + dense rank) + w / (k + evidence rank)
 
 
 # The knobs the engine carries, chosen by the protocol; the other Variant fields are ideas measured with
@@ -96,13 +98,15 @@ def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
         rows = slice(first[pid], first[pid + 1])
         if rows.stop > rows.start:
             sentence[i] = float(np.max(engine.version.sentence_vectors[rows].astype(np.float32) @ vector[0]))
-    article_ids, article_of, group_of = engine.arrays.articles
+    articles = engine.arrays.articles
+    article_ids, article_of, group_of = articles.article_ids, articles.article_of, articles.group_of
     relevant_group = group_of[article_of == article_ids.index(relevant)][0] if relevant in article_ids else -1
     return {"ids": ids, "cos": cosine.astype(np.float32), "in_dense": np.isin(ids, dense_ids), "lex": share["words"],
             "cov": coverage["words"], "stem_lex": share["stems"], "stem_cov": coverage["stems"], "usable": usable,
             "sent": sentence.astype(np.float32), "group": group_of[ids],
             "pos": _positions(engine)[ids],
-            "relevant_group": int(relevant_group), "terms": len(terms), "vector": vector[0].astype(np.float32)}
+            "relevant_group": int(relevant_group), "terms": len(terms), "vector": vector[0].astype(np.float32),
+            "article": article_of[ids]}
 
 
 def _positions(engine: SearchEngine) -> np.ndarray:
@@ -114,8 +118,9 @@ def _positions(engine: SearchEngine) -> np.ndarray:
     return engine._bench_positions
 
 
-def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.ndarray, list[str]]:
-    """(per-query features, passage vectors, query ids) of a task, from the cache when present."""
+def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], dict[str, np.ndarray], list[str]]:
+    """(per-query features, {"passages": vectors, "articles": vectors}, query ids) of a task, from the cache when
+    present; an article's vector is the normalized mean of its passages' vectors."""
     task = load_task(name, args.data, args.distractors)
     if name == "fa-news-title" and args.news_articles:
         task.articles = _spread(task.articles, args.news_articles)
@@ -123,7 +128,7 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
         task.queries = [q for q in task.queries if q.relevant in kept]
     index_dir = cached_index(task, embedder, Chunking(), args.cache, progress=True)
     if args.build_only:
-        return [], np.zeros((0, 0)), []
+        return [], {}, []
     path = FEATURES / f"{index_dir.name}-f{FEATURE_FORMAT}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
@@ -131,7 +136,11 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
     engine.embed_queries([q.text for q in task.queries])
     features = [query_features(engine, q.text, q.relevant) for q in tqdm(task.queries, desc=f"{name} features")]
     vectors = engine.version.vectors.vectors(np.arange(engine.arrays.passages, dtype=np.int64)).astype(np.float32)
-    result = (features, vectors, [q.id for q in task.queries])
+    article_of = engine.arrays.articles.article_of
+    articles = np.zeros((int(article_of.max()) + 1, vectors.shape[1]), dtype=np.float32)
+    np.add.at(articles, article_of, vectors)
+    articles /= np.maximum(np.linalg.norm(articles, axis=1, keepdims=True), 1e-12)
+    result = (features, {"passages": vectors, "articles": articles}, [q.id for q in task.queries])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(result))
     return result
@@ -140,10 +149,13 @@ def task_features(name: str, args, embedder: Embedder) -> tuple[list[dict], np.n
 # ---------------------------------------------------------------- scoring
 
 
-def score(f: dict, vectors: np.ndarray, v: Variant) -> np.ndarray:
+def score(f: dict, vectors: dict[str, np.ndarray], v: Variant) -> np.ndarray:
     """The fused score of each candidate passage of one query under ``v``; the best-sentence similarity
     re-ranks only the ``RERANK_DEPTH`` best passages, as the engine does."""
     weight = v.short_weight if v.short_weight is not None and f["terms"] <= v.short_terms else v.lexical_weight
+    if v.article_weight:
+        article_cosine = vectors["articles"][f["article"]] @ f["vector"]
+        f = dict(f, cos=(1 - v.article_weight) * f["cos"] + v.article_weight * article_cosine)
     pool = f["cos"][f["in_dense"]] if f["in_dense"].any() else f["cos"]
 
     def fuse(cos: np.ndarray) -> np.ndarray:
@@ -153,21 +165,33 @@ def score(f: dict, vectors: np.ndarray, v: Variant) -> np.ndarray:
         if v.stem_weight:
             lexical = (1 - v.stem_weight) * lexical + v.stem_weight * f["stem_lex"] * f["stem_cov"] ** v.coverage_power
         evidence = np.where(f["usable"], lexical, dense)
+        if v.rrf_k is not None:
+            dense_rank = _ranks(dense)
+            evidence_rank = np.where(evidence > 0, _ranks(evidence), np.inf)
+            return (1 - weight) / (v.rrf_k + dense_rank) + weight / (v.rrf_k + evidence_rank)
         return (1 - weight) * dense + weight * evidence + v.lead_bonus * (f["pos"] == 0)
 
     fused = fuse(f["cos"])
     if v.feedback_weight:
         top = f["ids"][np.argsort(-fused, kind="stable")[:v.feedback_depth]]
-        query = f["vector"] + v.feedback_weight * vectors[top].mean(axis=0)
+        passages = vectors["passages"]
+        query = f["vector"] + v.feedback_weight * passages[top].mean(axis=0)
         query /= np.linalg.norm(query)
-        pool = vectors[f["ids"][f["in_dense"]]] @ query
-        fused = fuse(vectors[f["ids"]] @ query)
+        pool = passages[f["ids"][f["in_dense"]]] @ query
+        fused = fuse(passages[f["ids"]] @ query)
     if v.sentence_weight:
         top = np.argsort(-fused, kind="stable")[:RERANK_DEPTH]
         blended = (1 - v.sentence_weight) * f["cos"] + v.sentence_weight * f["sent"]
         fused = fused.copy()
         fused[top] = fuse(blended)[top]
     return fused
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1 for the highest value, 2 for the next, ... (ties in order of position)."""
+    ranks = np.empty(len(values))
+    ranks[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+    return ranks
 
 
 def rank_of_relevant(f: dict, scores: np.ndarray, second_passage: float = 0.0) -> int | None:
