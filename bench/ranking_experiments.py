@@ -43,7 +43,7 @@ from settings import PROJECT_ROOT, Settings  # noqa: E402
 
 log = logging.getLogger("bench.ranking_experiments")
 FEATURES = PROJECT_ROOT / "var" / "ranking-features"
-FEATURE_FORMAT = 3
+FEATURE_FORMAT = 4
 GUARD = 0.0  # how far one task's MRR@10 may drop under today's on the choosing half for a step to be taken
 
 
@@ -63,6 +63,7 @@ class Variant:
     stem_weight: float = DEFAULT_FUSION.stem_weight  # lexical evidence := (1 - w) * on words + w * on their hazm stems
     article_weight: float = 0.0  # dense cosine := (1 - a) passage cosine + a cosine to its article's mean vector
     rrf_k: float | None = None  # fuse ranks instead of scores: (1 - w) / (k + dense rank) + w / (k + evidence rank)
+    article_coverage: float = 0.0  # coverage := (1 - c) its passage's + c the query terms its article's hits hold
 
 
 # The knobs the engine carries, chosen by the protocol; the other Variant fields are ideas measured with
@@ -92,6 +93,9 @@ def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
              for field, evidence in (("words", found.tokens), ("stems", found.stems))}
     coverage = {field: normalize.coverage(evidence.matched, evidence.query_mass).astype(np.float32)
                 for field, evidence in (("words", found.tokens), ("stems", found.stems))}
+    article_of = engine.arrays.articles.article_of
+    article_coverage = {field: _article_coverage(pool, evidence.query_mass, article_of, ids)
+                        for field, pool, evidence in (("words", words, found.tokens), ("stems", stemmed, found.stems))}
     first = engine.arrays.sentences.first
     sentence = cosine.copy()
     for i, pid in enumerate(ids.tolist()):
@@ -106,7 +110,20 @@ def query_features(engine: SearchEngine, text: str, relevant: str) -> dict:
             "sent": sentence.astype(np.float32), "group": group_of[ids],
             "pos": _positions(engine)[ids],
             "relevant_group": int(relevant_group), "terms": len(terms), "vector": vector[0].astype(np.float32),
-            "article": article_of[ids]}
+            "article": article_of[ids], "art_cov": article_coverage["words"], "stem_art_cov": article_coverage["stems"]}
+
+
+def _article_coverage(pool: candidates.LexicalPool, query_mass: float, article_of: np.ndarray,
+                      ids: np.ndarray) -> np.ndarray:
+    """For each candidate, the IDF-weighted share of query terms held by any of its article's passages in the pool."""
+    if not pool.hits:
+        return np.zeros(len(ids), dtype=np.float32)
+    idf = pool.search.idf(pool.searched)
+    held: dict[int, set[str]] = {}
+    for hit in pool.hits:
+        held.setdefault(int(article_of[hit.passage_id]), set()).update(hit.matched)
+    mass = {article: sum(idf[t] for t in terms) for article, terms in held.items()}
+    return np.array([min(mass.get(int(a), 0.0) / query_mass, 1.0) for a in article_of[ids]], dtype=np.float32)
 
 
 def _positions(engine: SearchEngine) -> np.ndarray:
@@ -161,9 +178,11 @@ def score(f: dict, vectors: dict[str, np.ndarray], v: Variant) -> np.ndarray:
     def fuse(cos: np.ndarray) -> np.ndarray:
         low, high = float(pool.min()), float(pool.max())
         dense = np.clip((cos - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(cos))
-        lexical = f["lex"] * f["cov"] ** v.coverage_power
+        c = v.article_coverage
+        lexical = f["lex"] * ((1 - c) * f["cov"] + c * f["art_cov"]) ** v.coverage_power
         if v.stem_weight:
-            lexical = (1 - v.stem_weight) * lexical + v.stem_weight * f["stem_lex"] * f["stem_cov"] ** v.coverage_power
+            stem_cov = (1 - c) * f["stem_cov"] + c * f["stem_art_cov"]
+            lexical = (1 - v.stem_weight) * lexical + v.stem_weight * f["stem_lex"] * stem_cov ** v.coverage_power
         evidence = np.where(f["usable"], lexical, dense)
         if v.rrf_k is not None:
             dense_rank = _ranks(dense)
