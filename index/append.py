@@ -32,7 +32,8 @@ from index.sentence_parts import PARTS, part_name
 from index.records import (ARTICLE_COLUMNS, ARTICLE_FIELDS, GROUP_INDEX_COLUMNS, GROUP_INDEXES, SCHEMA as RECORDS_SCHEMA, article_from_row,
                            content_hash)
 from index.rewrite import Embedded
-from index.segments import MAX_SEGMENTS, SEGMENTS, SEGMENTS_FROM, connect_version, segment_files, segment_name
+from index.segments import (EXTENDS, MAX_SEGMENTS, SEGMENTS, SEGMENTS_FROM, connect_version, extends_after,
+                            segment_files, segment_name)
 from index.store import IndexVersion, make_live, new_version_folder, now, open_version
 from index.tantivy_lexical import tantivy_files, write_tantivy
 from index.tombstones import MERGE_DELETED_SHARE, TOMBSTONES, Tombstones, rows_for
@@ -119,7 +120,7 @@ def append_version(index_dir: Path, live: IndexVersion, incoming: dict[str, Arti
         names += [TOMBSTONES] if tombstones else []
         manifest = {**live.manifest, **build_info, "version": version_id, "built_at": now(), "articles": articles,
                     "passages": first + len(passages),
-                    "appended": live.manifest.get("appended", 0) + len(passages),
+                    "appended": live.manifest.get("appended", 0) + len(passages), EXTENDS: extends_after(live.manifest),
                     "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
                     PARTS: parts, VECTOR_PARTS: vector_parts, SEGMENTS: segments,
                     # a linked file is the live version's own, checked when that was written: not read again

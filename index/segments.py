@@ -18,13 +18,21 @@ index the update extends (:func:`search.backends.lexical_engine`); a merge write
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from index.layout import DATABASE, LEXICAL
 from index.lexical_search import TANTIVY_FROM
 
 SEGMENTS = "segments"  # the manifest's list of segment files, oldest first
+# the manifest's ids of the versions whose every row this one holds at the same ids (an appending update's live
+# version and those it extended, a deletion's), newest last; the last EXTENDS_KEPT, for a server that follows
+# updates a version or two behind; a merge or rebuild starts again with none
+EXTENDS = "extends"
+EXTENDS_KEPT = 64
 SEGMENTS_FROM = TANTIVY_FROM  # an update appends into a segment above this many passages (where tantivy searches)
 # Past this many segments an update folds all but the first into its own (copying appended rows only): each one is
 # an attached database (SQLite attaches at most 10: the lexical database, the segments, the one being written)
@@ -106,3 +114,54 @@ def create_views(db: sqlite3.Connection, segments: Sequence[str]) -> None:
         else:
             parts = [f"SELECT {columns} FROM {schema}.{table}" for schema in (base, *segments)]
         db.execute(f"CREATE TEMP VIEW {table} AS " + " UNION ALL ".join(parts))
+
+
+def extends_after(live: dict[str, Any]) -> list[str]:
+    """The :data:`EXTENDS` of a version written from the ``live`` version's manifest by appending or deleting."""
+    return [*live.get(EXTENDS, []), live["version"]][-EXTENDS_KEPT:]
+
+
+@dataclass(frozen=True)
+class AddedRows:
+    """The rows a version holds beyond an older one it extends, read from the segments the older one lacks: the
+    articles written since (new, re-embedded, regrouped, recategorized; the newest row of each, in no order), the
+    passages and sentences added after the older version's last, and the new passages' scripts."""
+
+    articles: list[tuple[str, str, str | None, str | None]]  # (id, duplicate_of, cat, date)
+    passages: list[tuple[int, str]]  # (passage id, article id), ascending ids from the older version's count
+    sentences: np.ndarray  # (passage id, start, end) rows, in row order from the older version's count
+    scripts: list[tuple[int, str]]  # (passage id, dominant script) of the new passages
+
+    @property
+    def changed_articles(self) -> set[str]:
+        return {row[0] for row in self.articles}
+
+
+def rows_added(db: sqlite3.Connection, manifest: dict[str, Any], older: dict[str, Any],
+               older_sentences: int) -> AddedRows | None:
+    """What the version of ``manifest`` (read through ``db``, its connection) holds beyond the ``older`` version
+    (its manifest; ``older_sentences`` its sentence rows), or None where it does not extend ``older`` through
+    segments (a merge or rebuild since, or an update that copied the databases): then every row must be read.
+    A server following an update reads this instead of every row of the archive (docs/design.md, "Updates")."""
+    if older["version"] not in manifest.get(EXTENDS, []) or not segment_files(manifest):
+        return None
+    kept = set(segment_files(older))
+    # a segment the older version lacks holds rows written since, and the rows of the segments it folded: the
+    # articles' rows are read again harmlessly, the passages and sentences from the older version's last on (a
+    # sentence's rowid is its vector row + 1)
+    schemas = [schema for schema, name in zip(segment_schemas(len(segment_files(manifest))), segment_files(manifest))
+               if name not in kept]
+    first = int(older["passages"])
+    articles: dict[str, tuple[str, str, str | None, str | None]] = {}
+    passages: list[tuple[int, str]] = []
+    sentences: list[tuple[int, int, int]] = []
+    scripts: list[tuple[int, str]] = []
+    for schema in schemas:  # oldest first: a newer segment's row of an article replaces an older one's
+        rows = db.execute(f"SELECT id, duplicate_of, cat, date FROM {schema}.articles")
+        articles.update((row[0], tuple(row)) for row in rows)
+        passages += map(tuple, db.execute(f"SELECT id, article_id FROM {schema}.passages WHERE id >= ?", (first,)))
+        sentences += map(tuple, db.execute(f"SELECT passage_id, start, end FROM {schema}.sentences WHERE rowid > ? "
+                                           "ORDER BY rowid", (older_sentences,)))
+        scripts += map(tuple, db.execute(f"SELECT id, c1 FROM {schema}.lexical_content WHERE id >= ?", (first,)))
+    return AddedRows(list(articles.values()), sorted(passages),
+                     np.array(sentences, dtype=np.int64).reshape(-1, 3), scripts)

@@ -31,6 +31,7 @@ from index.lock import index_lock
 from index.passages import Passage
 from index.rows import Rows
 from index.records import content_hash, stored_articles, write_database
+from index.segments import EXTENDS, extends_after
 from index.tantivy_lexical import write_tantivy
 from index.tombstones import TOMBSTONES, Tombstones
 from index.vectors.base import VectorBlocks, VectorIndex
@@ -158,7 +159,7 @@ def write_deletions(index_dir: Path, live: IndexVersion, tombstones: Tombstones)
                 raise LinksUnsupported(f"cannot hard-link {live.path / name} ({exc.strerror})") from exc
         write_durably(tmp / TOMBSTONES, tombstones.to_json())
         crash_point("tombstones-written")
-        manifest = {**live.manifest, "version": version_id, "built_at": now(),
+        manifest = {**live.manifest, "version": version_id, "built_at": now(), EXTENDS: extends_after(live.manifest),
                     "deleted": {"articles": len(tombstones.articles), "passages": len(tombstones.passages)},
                     "files": {**files, TOMBSTONES: file_facts(tmp / TOMBSTONES)}}
         write_durably(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
