@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 
 from index.filter import Filter
+from index.segments import AddedRows
 
 UNDATED = np.iinfo(np.int32).min  # below every real day: a date bound drops undated passages
 NO_CATEGORY = -1
@@ -31,6 +32,31 @@ class FilterIndex:
                 self.day_of[passage_id] = date.fromisoformat(day).toordinal()
         self.codes = codes
         self.deleted = deleted  # passages of deleted articles (index.tombstones): no filter keeps them
+
+    def extended(self, added: AddedRows, article_of: np.ndarray, article_ids: list[str],
+                 deleted: np.ndarray | None) -> "FilterIndex":
+        """This index for a version that holds the ``added`` rows beyond this one's (:func:`index.segments.rows_added`):
+        the new passages' category and day, and those of every passage of an article written since (an update may
+        change them); ``article_of`` gives each passage's article as a position in ``article_ids``."""
+        position = {article_id: n for n, article_id in enumerate(article_ids)}
+        codes = dict(self.codes)
+        written = np.zeros(len(article_ids), dtype=bool)
+        category = np.full(len(article_ids), NO_CATEGORY, dtype=np.int32)
+        day_of = np.full(len(article_ids), UNDATED, dtype=np.int32)
+        for article_id, _, cat, day in added.articles:
+            n = position[article_id]
+            written[n], category[n] = True, codes.setdefault(cat, len(codes))
+            if day:
+                day_of[n] = date.fromisoformat(day).toordinal()
+        other = copy.copy(self)
+        other.codes, other.deleted = codes, deleted
+        new = len(article_of) - len(self.category_of)
+        other.category_of = np.concatenate([self.category_of, np.full(new, NO_CATEGORY, dtype=np.int32)])
+        other.day_of = np.concatenate([self.day_of, np.full(new, UNDATED, dtype=np.int32)])
+        changed = written[article_of]
+        other.category_of[changed] = category[article_of[changed]]
+        other.day_of[changed] = day_of[article_of[changed]]
+        return other
 
     def with_deleted(self, deleted: np.ndarray | None) -> "FilterIndex":
         """The same arrays (shared, not copied) with another version's deleted passages."""

@@ -20,6 +20,7 @@ from index.embedder import Embedder, canonical_model_name
 from index.filter import Filter
 from index.lexical import has_stems, prepare_term_spans, stems
 from index.lexical_search import LexicalSearch
+from index.segments import AddedRows, rows_added
 from index.store import IndexVersion, ModelMismatch, open_index, require_model
 from search import candidates
 from search.backends import LOCAL, Backend, backend_for
@@ -44,9 +45,10 @@ class SearchEngine:
     def __init__(self, version: IndexVersion, embedder: Embedder, fusion: Fusion = DEFAULT_FUSION,
                  query_cache: int = QUERY_CACHE, backend: Backend = LOCAL, stem_search: str = "auto",
                  previous: "SearchEngine | None" = None) -> None:
-        """``previous``: the engine of the version before, whose arrays, loaded vectors and query cache are
-        reused when ``version`` shares its files (a deletion's version): following a deletion then costs what
-        it deleted, not seconds per 10^5 passages (docs/benchmarks.md)."""
+        """``previous``: the engine of the version before, whose query cache is kept, and whose arrays and loaded
+        vectors are reused when ``version`` shares its files (a deletion's version) or extended when it holds
+        their rows and more (an appending update's, :func:`index.segments.rows_added`): following an update then
+        costs what it changed, not seconds per 10^5 passages (docs/benchmarks.md)."""
         require_model(version, embedder.name)
         if embedder.dimension != version.manifest["dimension"]:
             raise ModelMismatch(f"model {embedder.name!r} has {embedder.dimension} dimensions, "
@@ -59,8 +61,15 @@ class SearchEngine:
         if shared is not None:
             version.share_vectors(shared.version)
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
-        self.query_vectors = shared.query_vectors if shared is not None else QueryVectors(embedder, query_cache)
-        self.arrays = shared.arrays.for_version(version) if shared is not None else PassageArrays(version)
+        # a query's vector depends on the model alone, which every version a server follows was built with
+        self.query_vectors = previous.query_vectors if previous is not None and previous.embedder is embedder \
+            else QueryVectors(embedder, query_cache)
+        added = _rows_added(version, previous) if previous is not None and shared is None else None
+        arrays = previous.arrays.extended(version, added) if added is not None else None
+        extends = arrays is not None
+        if shared is not None:
+            arrays = shared.arrays.for_version(version)
+        self.arrays = arrays if arrays is not None else PassageArrays(version)
         # passages of articles deleted since the last merge (index.tombstones): dropped from every candidate pool
         self.deleted = version.tombstones.mask(self.arrays.passages)
         # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
@@ -70,8 +79,14 @@ class SearchEngine:
         self._local = threading.local()
         # read now, not on the first filtered query (seconds at 10^6 passages); before gunicorn forks, so shared
         with closing(version.connect()) as db:
-            self._filter_index = (shared._filter_index.with_deleted(self.deleted) if shared is not None
-                                  else FilterIndex(db, self.arrays.passages, self.deleted))
+            if shared is not None:
+                self._filter_index = shared._filter_index.with_deleted(self.deleted)
+            elif extends:
+                articles = self.arrays.articles
+                self._filter_index = previous._filter_index.extended(added, articles.article_of, articles.article_ids,
+                                                                     self.deleted)
+            else:
+                self._filter_index = FilterIndex(db, self.arrays.passages, self.deleted)
             if self.searches_stems and not has_stems(db):
                 log.warning("index version %s was written before lexical stems; hybrid search ranks without them "
                             "until `python -m index.update --rewrite` (or any update or rebuild) writes the index again",
@@ -224,3 +239,9 @@ class SearchEngine:
         with closing(self.version.connect()) as db:  # not this thread's: prepare() runs before gunicorn forks
             return [row[0] for row in db.execute(f"SELECT DISTINCT cat FROM articles WHERE cat != ''{live} ORDER BY cat",
                                                  parameters)]
+
+
+def _rows_added(version: IndexVersion, previous: SearchEngine) -> AddedRows | None:
+    """The rows ``version`` holds beyond the ``previous`` engine's version, where it extends it (else None)."""
+    with closing(version.connect()) as db:
+        return rows_added(db, version.manifest, previous.version.manifest, previous.version.sentence_vectors.shape[0])

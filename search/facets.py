@@ -40,6 +40,22 @@ class ArticleFacts:
     year: np.ndarray
     solar_year: np.ndarray
 
+    def extended(self, rows: list[tuple[int, str | None, str | None]], articles: int) -> "ArticleFacts":
+        """These facts for ``articles`` articles with the ``rows`` (article position, category, ISO date) of those
+        written since (new, or changed by an update); the codes of a new category's neighbours move with it."""
+        categories = sorted({*self.categories, *(cat for _, cat, _ in rows if cat)})
+        code = {cat: n for n, cat in enumerate(categories)}
+        old = len(self.category)
+        recoded = np.array([code[cat] for cat in self.categories] + [-1], dtype=np.int32)  # -1 stays -1
+        category = np.full(articles, -1, dtype=np.int32)
+        category[:old] = recoded[self.category]
+        year, solar_year = (np.zeros(articles, dtype=np.int32) for _ in range(2))
+        year[:old], solar_year[:old] = self.year, self.solar_year
+        for position, cat, day in rows:
+            category[position] = code[cat] if cat else -1
+            year[position], solar_year[position] = (int(day[:4]), solar_hijri_year(day)) if day else (0, 0)
+        return ArticleFacts(categories, category, year, solar_year)
+
 
 def read_facts(rows: Iterable[tuple[str, str | None, str | None]], article_ids: list[str]) -> ArticleFacts:
     """The facts of ``article_ids`` from the ``rows`` (id, category, ISO date) of the articles table. Solar Hijri

@@ -9,6 +9,7 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
+from index.segments import AddedRows
 from index.store import IndexVersion
 from search.facets import ArticleFacts, read_facts
 
@@ -28,6 +29,36 @@ class PassageArticles(NamedTuple):
         id_order[sorted(range(len(article_ids)), key=article_ids.__getitem__)] = np.arange(len(article_ids))
         return cls(article_ids, article_of, group_of, id_order)
 
+    def extended(self, added: AddedRows, passages: int) -> "PassageArticles | None":
+        """These arrays for a version of ``passages`` passages that holds the ``added`` rows beyond this one's: the
+        new passages' articles and groups, and the groups of every passage of an article written since (an update
+        may regroup old articles). None where a new passage's article has no row among them (then read them all)."""
+        article_ids = list(self.article_ids)
+        position = {article_id: n for n, article_id in enumerate(article_ids)}
+
+        def at(article_id: str) -> int:
+            if article_id not in position:
+                position[article_id] = len(article_ids)
+                article_ids.append(article_id)
+            return position[article_id]
+
+        old = len(self.article_of)
+        article_of = np.zeros(passages, dtype=np.int64)
+        article_of[:old] = self.article_of
+        group_of = np.zeros(passages, dtype=np.int64)
+        group_of[:old] = self.group_of
+        for passage_id, article_id in added.passages:
+            article_of[passage_id] = at(article_id)
+        groups = [(at(article_id), at(duplicate_of)) for article_id, duplicate_of, _, _ in added.articles]
+        group = np.full(len(article_ids), -1, dtype=np.int64)  # by article position: its group's, where written since
+        for article, duplicate in groups:
+            group[article] = duplicate
+        regrouped = group[article_of] >= 0
+        if not regrouped[old:].all():
+            return None
+        group_of[regrouped] = group[article_of[regrouped]]
+        return PassageArticles.of(article_ids, article_of, group_of)
+
 
 class SentenceSpans(NamedTuple):
     """Sentence spans (offsets in their passage's text) and, for each passage id, where its sentences
@@ -36,6 +67,14 @@ class SentenceSpans(NamedTuple):
     starts: np.ndarray
     ends: np.ndarray
     first: np.ndarray
+
+    def extended(self, rows: np.ndarray, passages: int) -> "SentenceSpans":
+        """These spans with the sentence ``rows`` (passage id, start, end) of the passages after this one's last,
+        for a version of ``passages`` passages."""
+        old = len(self.first) - 1
+        added = len(self.starts) + np.searchsorted(rows[:, 0], np.arange(old, passages + 1))
+        first = np.concatenate([self.first[:old], added])
+        return SentenceSpans(np.concatenate([self.starts, rows[:, 1]]), np.concatenate([self.ends, rows[:, 2]]), first)
 
 
 class PassageArrays:
@@ -53,6 +92,32 @@ class PassageArrays:
         arrays = PassageArrays(version)
         arrays.__dict__.update((name, self.__dict__[name]) for name in ("scripts", "articles", "sentences", "facts")
                                if name in self.__dict__)
+        return arrays
+
+    def extended(self, version: IndexVersion, added: AddedRows) -> "PassageArrays | None":
+        """These arrays for ``version``, which holds the ``added`` rows beyond this one's version (an appending
+        update's, :func:`index.segments.rows_added`): those already read are extended, not read again (seconds at
+        10^6 passages, for an update of a few hundred); the others are read from ``version`` when first used.
+        None where the rows do not say enough (see :meth:`PassageArticles.extended`): read them all then."""
+        arrays = PassageArrays(version)
+        read = self.__dict__
+        articles = read["articles"].extended(added, arrays.passages) if "articles" in read else None
+        if "articles" in read and articles is None:
+            return None
+        if "scripts" in read:
+            scripts = np.empty(arrays.passages, dtype=object)
+            scripts[:self.passages] = read["scripts"]
+            for passage_id, kind in added.scripts:
+                scripts[passage_id] = kind
+            arrays.scripts = scripts
+        if articles is not None:
+            arrays.articles = articles
+            if "facts" in read:
+                position = {article_id: n for n, article_id in enumerate(articles.article_ids)}
+                written = [(position[article_id], cat, day) for article_id, _, cat, day in added.articles]
+                arrays.facts = read["facts"].extended(written, len(articles.article_ids))
+        if "sentences" in read:
+            arrays.sentences = read["sentences"].extended(added.sentences, arrays.passages)
         return arrays
 
     def read_all(self) -> None:

@@ -156,3 +156,67 @@ def test_views_read_one_database_from_the_segments(tmp_path, base, embedder, art
     assert "SCAN" not in plan and "MATERIALIZE" not in plan
     assert segments.segment_files(version.manifest) == version.manifest["segments"]
     assert describe(index_dir)["segments"] == 1
+
+
+def served_arrays(engine: SearchEngine) -> tuple[list[tuple], dict[str, tuple]]:
+    """What a server holds of a version, by article id rather than position: for each live passage its article,
+    duplicate group, script, sentence spans, and filter category and day; for each article its facets."""
+    owners, sentences, facts, where = (engine.arrays.articles, engine.arrays.sentences, engine.arrays.facts,
+                                       engine._filter_index)
+    ids, category = owners.article_ids, {code: cat for cat, code in where.codes.items()}
+    live = [p for p in range(engine.arrays.passages) if engine.deleted is None or not engine.deleted[p]]
+    passages = [(ids[owners.article_of[p]], ids[owners.group_of[p]], engine.arrays.scripts[p],
+                 sentences.starts[sentences.first[p]:sentences.first[p + 1]].tolist(),
+                 sentences.ends[sentences.first[p]:sentences.first[p + 1]].tolist(),
+                 category[where.category_of[p]], int(where.day_of[p])) for p in live]
+    by_article = {ids[a]: (facts.categories[facts.category[a]] if facts.category[a] >= 0 else None,
+                           int(facts.year[a]), int(facts.solar_year[a])) for a in set(owners.article_of[live].tolist())}
+    return passages, by_article
+
+
+def test_a_server_following_segmented_updates_extends_what_it_read(tmp_path, base, embedder, articles,
+                                                                   monkeypatch) -> None:
+    """A server following an appending update reads only the rows the update's segments added (index.segments.
+    rows_added), not every row again; what it then holds and answers must be what a server that read the new
+    version from scratch holds and answers: through additions, re-embedded and recategorized articles, a
+    duplicate joining an old article's group, deletions, and segments folded past the cap."""
+    monkeypatch.setattr(append, "MAX_SEGMENTS", 3)
+    for share in ("MERGE_APPENDED_SHARE", "MERGE_DELETED_SHARE"):
+        monkeypatch.setattr(append, share, 1.0)
+    index_dir = tmp_path / "index"
+    shutil.copytree(base, index_dir, symlinks=True)
+    backend = LocalBackend("tantivy")
+    following = SearchEngine(open_index(index_dir), embedder, backend=backend)
+    following.prepare()
+    duplicate = replace(articles[2], id="fa-003-again", link="https://example.org/fa-003-again")
+    steps = [([articles[16], replace(articles[3], text="زنبورستان " + articles[3].text),
+               replace(articles[4], cat="archive", date="2021-03-21")], [articles[5].id]),
+             ([duplicate, articles[17]], []),
+             ([articles[18], replace(articles[6], cat="")], [articles[17].id]),
+             ([], [articles[16].id]),  # a deletion alone: a version sharing its files, which the next one extends
+             ([articles[19]], []), ([articles[20], replace(articles[7], date=None)], []),
+             ([articles[21]], [articles[2].id])]  # the duplicate's old passages leave the deleted article's group
+    groups = []
+    for upserts, deletions in steps:
+        with index_lock(index_dir):
+            update_index(index_dir, embedder, upserts, deletions)
+        version = open_index(index_dir)
+        follower = SearchEngine(version, embedder, backend=backend, previous=following)
+        assert {"scripts", "articles", "sentences", "facts"} <= set(follower.arrays.__dict__)  # extended, not unread
+        follower.prepare()
+        fresh = SearchEngine(open_index(index_dir), embedder, backend=backend)
+        fresh.prepare()
+        assert served_arrays(follower) == served_arrays(fresh)
+        for query, options in QUERIES + [("زنبورستان", {"category": "archive"}), (articles[2].title, {})]:
+            assert follower.search(query, k=10, **options).results == fresh.search(query, k=10, **options).results
+        following = follower
+        groups.append({article: group for article, group, *_ in served_arrays(follower)[0]})
+    assert len(version.manifest["segments"]) < len(steps)  # the cap folded segments on the way
+    assert groups[1][duplicate.id] == groups[1][articles[2].id] == articles[2].id
+    assert groups[-1][duplicate.id] == duplicate.id
+    with index_lock(index_dir):  # a merge renumbers the passages: everything is read again
+        update_index(index_dir, embedder, [], [], merge=True)
+    follower = SearchEngine(open_index(index_dir), embedder, backend=backend, previous=following)
+    assert not {"scripts", "articles", "sentences", "facts"} & set(follower.arrays.__dict__)
+    fresh = SearchEngine(open_index(index_dir), embedder, backend=backend)
+    assert served_arrays(follower) == served_arrays(fresh)
