@@ -35,19 +35,27 @@ def vector_files(manifest: dict[str, Any]) -> list[str]:
     return [*backend.files, *(part["file"] for part in manifest.get(VECTOR_PARTS, []))]
 
 
-def read_vectors(folder: Path, manifest: dict[str, Any]) -> VectorSearch:
+def read_vectors(folder: Path, manifest: dict[str, Any], loaded: dict[str, VectorIndex] | None = None) -> VectorSearch:
     """The vector index of the version in ``folder``: its one file, or its files read as one
-    (:class:`VectorParts`). :class:`index.vectors.base.VectorIndexError` when a file cannot be read."""
+    (:class:`VectorParts`); a file named in ``loaded`` is that index, not read again (another version's very
+    file). :class:`index.vectors.base.VectorIndexError` when a file cannot be read."""
     backend = vector_index_class(manifest.get("vector_index", DEFAULT_KIND))
-    first = backend.load(folder)
+    reuse = loaded or {}
+    first = reuse[backend.files[0]] if backend.files[0] in reuse else backend.load(folder)
     parts = manifest.get(VECTOR_PARTS, [])
     if not parts:
         return first
-    loaded = [backend.load(folder, part["file"]) for part in parts]
+    loaded = [reuse[part["file"]] if part["file"] in reuse else backend.load(folder, part["file"]) for part in parts]
     for part, index in zip(parts, loaded):
         if index.parameters.get("nlist") != first.parameters.get("nlist"):  # its lists are probed by the first's
             raise VectorIndexError(f"{part['file']} is not tuned as the version's first vector index")
     return VectorParts([first, *loaded], [0, *(int(part["first"]) for part in parts)])
+
+
+def part_ranges(manifest: dict[str, Any]) -> list[tuple[int, int]]:
+    """The passage ids each of the version's :func:`vector_files` holds, as (first, end) in the same order."""
+    firsts = [0, *(int(part["first"]) for part in manifest.get(VECTOR_PARTS, []))]
+    return list(zip(firsts, [*firsts[1:], int(manifest["passages"])]))
 
 
 def indexes_of(vectors: VectorSearch) -> list[VectorIndex]:
