@@ -6,9 +6,10 @@ from the served one's, its per-passage arrays and filter arrays extended by the 
 
 ``INDEX_DIR`` is copied by hard links (a version's files are never written again) and ``--articles`` synthetic
 articles are added to the copy by ``python -m index.update``, which appends them (a segment, above 20,000
-passages). Each round opens the new version once and makes both engines from it, the one going first
-alternating; the figures are medians over rounds of the time to make the engine and ``prepare`` it (what
-``search.live.LiveEngine`` does before it swaps a version in), with opening and checking the version apart.
+passages). Each round makes both engines, each from the new version opened anew, the one going first
+alternating; the figures are medians over rounds of the time to make the engine (its vector index loaded and
+checked, or extended) and ``prepare`` it, what ``search.live.LiveEngine`` does before it swaps a version in,
+with opening and checking the version apart.
 Both engines must then hold the same arrays and give the same answers.
 """
 from __future__ import annotations
@@ -75,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{update_s:.1f} s")
         times: dict[str, list[float]] = {"open": [], "extended": [], "read whole": []}
         for round_ in range(args.rounds):
-            started = time.perf_counter()
-            version = open_version(target, load_vectors=False)
-            times["open"].append(time.perf_counter() - started)
             engines = {}
             for way in (("extended", "read whole") if round_ % 2 == 0 else ("read whole", "extended")):
                 gc.collect()
+                started = time.perf_counter()
+                version = open_version(target, load_vectors=False)  # each its own: its vectors loaded or extended
+                times["open"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 engine = SearchEngine(version, served.embedder, served.fusion, backend=served.backend,
                                       stem_search=served.stem_search, previous=served if way == "extended" else None)

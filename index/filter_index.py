@@ -33,18 +33,18 @@ class FilterIndex:
         self.codes = codes
         self.deleted = deleted  # passages of deleted articles (index.tombstones): no filter keeps them
 
-    def extended(self, added: AddedRows, article_of: np.ndarray, article_ids: list[str],
+    def extended(self, added: AddedRows, article_of: np.ndarray, positions: np.ndarray,
                  deleted: np.ndarray | None) -> "FilterIndex":
         """This index for a version that holds the ``added`` rows beyond this one's (:func:`index.segments.rows_added`):
         the new passages' category and day, and those of every passage of an article written since (an update may
-        change them); ``article_of`` gives each passage's article as a position in ``article_ids``."""
-        position = {article_id: n for n, article_id in enumerate(article_ids)}
+        change them); ``article_of`` gives each passage's article as a position, ``positions`` those of the
+        ``added.articles``."""
+        articles = max(int(article_of.max(initial=-1)), int(positions.max(initial=-1))) + 1
         codes = dict(self.codes)
-        written = np.zeros(len(article_ids), dtype=bool)
-        category = np.full(len(article_ids), NO_CATEGORY, dtype=np.int32)
-        day_of = np.full(len(article_ids), UNDATED, dtype=np.int32)
-        for article_id, _, cat, day in added.articles:
-            n = position[article_id]
+        written = np.zeros(articles, dtype=bool)
+        category = np.full(articles, NO_CATEGORY, dtype=np.int32)
+        day_of = np.full(articles, UNDATED, dtype=np.int32)
+        for n, (_, _, cat, day) in zip(positions.tolist(), added.articles):
             written[n], category[n] = True, codes.setdefault(cat, len(codes))
             if day:
                 day_of[n] = date.fromisoformat(day).toordinal()

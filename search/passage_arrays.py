@@ -14,6 +14,9 @@ from index.store import IndexVersion
 from search.facets import ArticleFacts, read_facts
 
 
+ARRAYS = {"scripts", "articles", "sentences", "facts"}  # what PassageArrays reads, each on first use
+
+
 class PassageArticles(NamedTuple):
     """Article ids, for each passage id its article's and its duplicate group's position in them, and for each
     position the article id's place in sorted order (ties in a ranking go by article id: compared as numbers)."""
@@ -29,10 +32,11 @@ class PassageArticles(NamedTuple):
         id_order[sorted(range(len(article_ids)), key=article_ids.__getitem__)] = np.arange(len(article_ids))
         return cls(article_ids, article_of, group_of, id_order)
 
-    def extended(self, added: AddedRows, passages: int) -> "PassageArticles | None":
+    def extended(self, added: AddedRows, passages: int) -> "tuple[PassageArticles, np.ndarray] | None":
         """These arrays for a version of ``passages`` passages that holds the ``added`` rows beyond this one's: the
         new passages' articles and groups, and the groups of every passage of an article written since (an update
-        may regroup old articles). None where a new passage's article has no row among them (then read them all)."""
+        may regroup old articles); with the positions of the ``added.articles``. None where a new passage's article
+        has no row among them (then read them all)."""
         article_ids = list(self.article_ids)
         position = {article_id: n for n, article_id in enumerate(article_ids)}
 
@@ -49,15 +53,15 @@ class PassageArticles(NamedTuple):
         group_of[:old] = self.group_of
         for passage_id, article_id in added.passages:
             article_of[passage_id] = at(article_id)
-        groups = [(at(article_id), at(duplicate_of)) for article_id, duplicate_of, _, _ in added.articles]
+        written = np.array([at(article_id) for article_id, _, _, _ in added.articles], dtype=np.int64)
+        duplicates = np.array([at(duplicate_of) for _, duplicate_of, _, _ in added.articles], dtype=np.int64)
         group = np.full(len(article_ids), -1, dtype=np.int64)  # by article position: its group's, where written since
-        for article, duplicate in groups:
-            group[article] = duplicate
+        group[written] = duplicates
         regrouped = group[article_of] >= 0
         if not regrouped[old:].all():
             return None
         group_of[regrouped] = group[article_of[regrouped]]
-        return PassageArticles.of(article_ids, article_of, group_of)
+        return PassageArticles.of(article_ids, article_of, group_of), written
 
 
 class SentenceSpans(NamedTuple):
@@ -90,35 +94,30 @@ class PassageArrays:
         """These arrays for ``version``, which shares this one's files (a deletion's): those already read are
         reused, the others are read from ``version`` when first used."""
         arrays = PassageArrays(version)
-        arrays.__dict__.update((name, self.__dict__[name]) for name in ("scripts", "articles", "sentences", "facts")
-                               if name in self.__dict__)
+        arrays.__dict__.update((name, self.__dict__[name]) for name in ARRAYS if name in self.__dict__)
         return arrays
 
-    def extended(self, version: IndexVersion, added: AddedRows) -> "PassageArrays | None":
+    def extended(self, version: IndexVersion, added: AddedRows) -> "tuple[PassageArrays, np.ndarray] | None":
         """These arrays for ``version``, which holds the ``added`` rows beyond this one's version (an appending
-        update's, :func:`index.segments.rows_added`): those already read are extended, not read again (seconds at
-        10^6 passages, for an update of a few hundred); the others are read from ``version`` when first used.
-        None where the rows do not say enough (see :meth:`PassageArticles.extended`): read them all then."""
-        arrays = PassageArrays(version)
+        update's, :func:`index.segments.rows_added`), extended rather than read again (seconds at 10^6 passages,
+        for an update of a few hundred); with the positions of the ``added.articles`` in its article ids. None
+        where these arrays were not all read (see :meth:`read_all`) or the rows do not say enough (see
+        :meth:`PassageArticles.extended`): then they are read from ``version`` when first used."""
         read = self.__dict__
-        articles = read["articles"].extended(added, arrays.passages) if "articles" in read else None
-        if "articles" in read and articles is None:
+        arrays = PassageArrays(version)
+        extended = read["articles"].extended(added, arrays.passages) if ARRAYS <= read.keys() else None
+        if extended is None:
             return None
-        if "scripts" in read:
-            scripts = np.empty(arrays.passages, dtype=object)
-            scripts[:self.passages] = read["scripts"]
-            for passage_id, kind in added.scripts:
-                scripts[passage_id] = kind
-            arrays.scripts = scripts
-        if articles is not None:
-            arrays.articles = articles
-            if "facts" in read:
-                position = {article_id: n for n, article_id in enumerate(articles.article_ids)}
-                written = [(position[article_id], cat, day) for article_id, _, cat, day in added.articles]
-                arrays.facts = read["facts"].extended(written, len(articles.article_ids))
-        if "sentences" in read:
-            arrays.sentences = read["sentences"].extended(added.sentences, arrays.passages)
-        return arrays
+        arrays.articles, written = extended
+        scripts = np.empty(arrays.passages, dtype=object)
+        scripts[:self.passages] = read["scripts"]
+        for passage_id, kind in added.scripts:
+            scripts[passage_id] = kind
+        arrays.scripts = scripts
+        facts = [(n, cat, day) for n, (_, _, cat, day) in zip(written.tolist(), added.articles)]
+        arrays.facts = read["facts"].extended(facts, len(arrays.articles.article_ids))
+        arrays.sentences = read["sentences"].extended(added.sentences, arrays.passages)
+        return arrays, written
 
     def read_all(self) -> None:
         """Read every array now: done in the server's master before it forks, so that the workers share

@@ -7,6 +7,7 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index import append, segments
@@ -15,6 +16,7 @@ from index.info import describe
 from index.pipeline import update_index
 from index.store import IndexDamaged, index_lock, open_index, open_version, stored_articles
 from index.tantivy_lexical import ROWS
+from index.vectors.parts import indexes_of
 from search.backends import LocalBackend, lexical_engine
 from search.engine import SearchEngine
 from tests.test_append_update import articles, base, updated_copy  # noqa: F401 (fixtures)
@@ -193,25 +195,39 @@ def test_a_server_following_segmented_updates_extends_what_it_read(tmp_path, bas
                replace(articles[4], cat="archive", date="2021-03-21")], [articles[5].id]),
              ([duplicate, articles[17]], []),
              ([articles[18], replace(articles[6], cat="")], [articles[17].id]),
-             ([], [articles[16].id]),  # a deletion alone: a version sharing its files, which the next one extends
+             # a deletion alone (a version sharing its files, which the next one extends), of science's every article
+             ([], [articles[16].id, articles[0].id, articles[1].id]),
              ([articles[19]], []), ([articles[20], replace(articles[7], date=None)], []),
              ([articles[21]], [articles[2].id])]  # the duplicate's old passages leave the deleted article's group
     groups = []
     for upserts, deletions in steps:
         with index_lock(index_dir):
             update_index(index_dir, embedder, upserts, deletions)
-        version = open_index(index_dir)
+        version = open_index(index_dir, load_vectors=False)  # as a server opens the version it follows
         follower = SearchEngine(version, embedder, backend=backend, previous=following)
         assert {"scripts", "articles", "sentences", "facts"} <= set(follower.arrays.__dict__)  # extended, not unread
+        if upserts:  # the vector files it links are the ones the server holds, not read again
+            assert indexes_of(follower.vectors)[0] is indexes_of(following.vectors)[0]
         follower.prepare()
         fresh = SearchEngine(open_index(index_dir), embedder, backend=backend)
         fresh.prepare()
         assert served_arrays(follower) == served_arrays(fresh)
+        live, parameters = version.tombstones.excluded("id")  # the categories listed are the live articles'
+        with closing(version.connect()) as db:
+            stored = [row[0] for row in db.execute(f"SELECT DISTINCT cat FROM articles WHERE cat != ''{live} "
+                                                   "ORDER BY cat", parameters)]
+        assert follower.categories() == fresh.categories() == stored
         for query, options in QUERIES + [("زنبورستان", {"category": "archive"}), (articles[2].title, {})]:
             assert follower.search(query, k=10, **options).results == fresh.search(query, k=10, **options).results
         following = follower
         groups.append({article: group for article, group, *_ in served_arrays(follower)[0]})
     assert len(version.manifest["segments"]) < len(steps)  # the cap folded segments on the way
+    assert not {"science", "sports"} & set(following.categories())  # deleted, or moved by an append (step 3)
+    with index_lock(index_dir):
+        update_index(index_dir, embedder, [articles[22]], [])
+    newer = open_index(index_dir, load_vectors=False)
+    with pytest.raises(IndexDamaged, match="do not follow"):  # ids that are not the next ones are refused
+        newer.extend_vectors(following.version, np.arange(1, 3) + following.arrays.passages)
     assert groups[1][duplicate.id] == groups[1][articles[2].id] == articles[2].id
     assert groups[-1][duplicate.id] == duplicate.id
     with index_lock(index_dir):  # a merge renumbers the passages: everything is read again
