@@ -132,10 +132,6 @@ class AddedRows:
     sentences: np.ndarray  # (passage id, start, end) rows, in row order from the older version's count
     scripts: list[tuple[int, str]]  # (passage id, dominant script) of the new passages
 
-    @property
-    def changed_articles(self) -> set[str]:
-        return {row[0] for row in self.articles}
-
 
 def rows_added(db: sqlite3.Connection, manifest: dict[str, Any], older: dict[str, Any],
                older_sentences: int) -> AddedRows | None:

@@ -60,18 +60,18 @@ class SearchEngine:
         self.backend = backend
         added = _rows_added(version, previous) if previous is not None and shared is None else None
         extended = previous.arrays.extended(version, added) if added is not None else None
+        arrays, positions = extended if extended is not None else (None, None)  # positions: of the added articles
         if shared is not None:
             version.share_vectors(shared.version)
-        elif extended is not None:
+        elif arrays is not None:
             version.extend_vectors(previous.version, np.array([passage_id for passage_id, _ in added.passages]))
         self.vectors = backend.vectors(version)  # where dense candidates and exact scores come from
         # a query's vector depends on the model alone, which every version a server follows was built with
         self.query_vectors = previous.query_vectors if previous is not None and previous.embedder is embedder \
             else QueryVectors(embedder, query_cache)
         if shared is not None:
-            self.arrays = shared.arrays.for_version(version)
-        else:
-            self.arrays = extended[0] if extended is not None else PassageArrays(version)
+            arrays = shared.arrays.for_version(version)
+        self.arrays = arrays if arrays is not None else PassageArrays(version)
         # passages of articles deleted since the last merge (index.tombstones): dropped from every candidate pool
         self.deleted = version.tombstones.mask(self.arrays.passages)
         # whether hybrid searches the stems field (KAVOSH_STEMS; see search.candidates.searches_stems)
@@ -83,9 +83,9 @@ class SearchEngine:
         with closing(version.connect()) as db:
             if shared is not None:
                 self._filter_index = shared._filter_index.with_deleted(self.deleted)
-            elif extended is not None:
+            elif positions is not None:
                 self._filter_index = previous._filter_index.extended(added, self.arrays.articles.article_of,
-                                                                     extended[1], self.deleted)
+                                                                     positions, self.deleted)
             else:
                 self._filter_index = FilterIndex(db, self.arrays.passages, self.deleted)
             if self.searches_stems and not has_stems(db):
